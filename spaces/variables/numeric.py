@@ -1,0 +1,175 @@
+"""Integer and real scalars, optionally on a log scale."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import ConfigError, FlatParam, Variable, canonical_value
+
+__all__ = ["Integer", "Real", "sbx_pair"]
+
+
+def sbx_pair(x1: float, x2: float, low: float, high: float, rng: np.random.Generator,
+             eta: float = 15.0) -> tuple[float, float]:
+    """Simulated binary crossover of two scalars, clipped to ``[low, high]``."""
+    u = rng.random()
+    beta = (2 * u) ** (1 / (eta + 1)) if u <= 0.5 else (1 / (2 * (1 - u))) ** (1 / (eta + 1))
+    c1 = 0.5 * ((1 + beta) * x1 + (1 - beta) * x2)
+    c2 = 0.5 * ((1 - beta) * x1 + (1 + beta) * x2)
+    return min(max(c1, low), high), min(max(c2, low), high)
+
+
+class _Scalar(Variable):
+    def __init__(self, name: str, low: float, high: float, log: bool) -> None:
+        super().__init__(name)
+        if not (isinstance(low, (int, float)) and isinstance(high, (int, float))) or isinstance(
+            low, bool
+        ):
+            raise ConfigError(f"variable '{name}': 'low' and 'high' must be numbers, got {low!r}, {high!r}")
+        if not low <= high:
+            raise ConfigError(f"variable '{name}': 'low' ({low}) must be <= 'high' ({high})")
+        if log and low <= 0:
+            raise ConfigError(f"variable '{name}': a log-scale variable needs 'low' > 0, got {low}")
+        self.low, self.high, self.log = low, high, bool(log)
+
+    # internal coordinates: log-space when log=True
+    def _to_t(self, v: float) -> float:
+        return math.log(v) if self.log else float(v)
+
+    def _from_t(self, t: float) -> float:
+        return math.exp(t) if self.log else t
+
+    @property
+    def _t_bounds(self) -> tuple[float, float]:
+        return self._to_t(self.low), self._to_t(self.high)
+
+    def _finish(self, x: float) -> Any:
+        raise NotImplementedError
+
+    def _number(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise self._error(f"value {value!r} is not a number")
+        v = float(value)
+        if not math.isfinite(v):
+            raise self._error(f"value {value!r} is not finite")
+        return v
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        lo, hi = self._t_bounds
+        return self._finish(self._from_t(rng.uniform(lo, hi)))
+
+    def mutate(self, value: Any, rng: np.random.Generator) -> Any:
+        lo, hi = self._t_bounds
+        t = self._to_t(self.repair(value)) + rng.normal(0.0, 0.1 * (hi - lo))
+        return self._finish(self._from_t(min(max(t, lo), hi)))
+
+    def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> tuple[Any, Any]:
+        lo, hi = self._t_bounds
+        c1, c2 = sbx_pair(self._to_t(a), self._to_t(b), lo, hi, rng)
+        return self._finish(self._from_t(c1)), self._finish(self._from_t(c2))
+
+    def repair(self, value: Any, rng: np.random.Generator | None = None) -> Any:
+        v = self._number(value)
+        return self._finish(min(max(v, self.low), self.high))
+
+    @property
+    def width(self) -> int:
+        return 1
+
+    def encode(self, value: Any) -> np.ndarray:
+        lo, hi = self._t_bounds
+        return np.array([(self._to_t(value) - lo) / (hi - lo) if hi > lo else 0.5])
+
+    def to_flat(self, value: Any) -> list[Any]:
+        return [self.validate(value)]
+
+    def from_flat(self, flat: Sequence[Any]) -> Any:
+        return self.repair(flat[0])
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high, "log": self.log}
+
+
+class Integer(_Scalar):
+    """An integer in ``[low, high]`` (both included), optionally sampled on a log scale."""
+
+    kind = "integer"
+
+    def __init__(self, name: str, low: int, high: int, log: bool = False) -> None:
+        if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in (low, high)):
+            raise ConfigError(f"variable '{name}': 'low' and 'high' must be integers, got {low!r}, {high!r}")
+        super().__init__(name, int(low), int(high), log)
+
+    def _finish(self, x: float) -> int:
+        return int(min(max(round(x), self.low), self.high))
+
+    def sample(self, rng: np.random.Generator) -> int:
+        if not self.log:
+            return int(rng.integers(self.low, self.high + 1))
+        # uniform in log-space over the cells [k - 0.5, k + 0.5]
+        lo, hi = math.log(self.low - 0.5 if self.low > 0.5 else self.low), math.log(self.high + 0.5)
+        return self._finish(math.exp(rng.uniform(lo, hi)))
+
+    def mutate(self, value: Any, rng: np.random.Generator) -> int:
+        if self.low == self.high:
+            return self.low
+        v = self.validate(value)
+        out = super().mutate(v, rng)
+        if out == v:  # make sure a mutation moves
+            out = v + 1 if v < self.high and (v == self.low or rng.random() < 0.5) else v - 1
+        return out
+
+    def validate(self, value: Any) -> int:
+        v = self._number(value)
+        if v != int(v):
+            raise self._error(f"value {value!r} is not an integer")
+        if not self.low <= v <= self.high:
+            raise self._error(f"value {value!r} is outside [{self.low}, {self.high}]")
+        return int(v)
+
+    def neighbors(self, value: Any) -> list[int]:
+        v = self.validate(value)
+        return [k for k in (v - 1, v + 1) if self.low <= k <= self.high]
+
+    def flat_params(self) -> list[FlatParam]:
+        return [FlatParam(self.name, "int", low=self.low, high=self.high, log=self.log)]
+
+    @property
+    def cardinality(self) -> int:
+        return self.high - self.low + 1
+
+    def enumerate(self) -> Iterator[int]:
+        return iter(range(self.low, self.high + 1))
+
+
+class Real(_Scalar):
+    """A real number in ``[low, high]``, optionally on a log scale."""
+
+    kind = "real"
+
+    def __init__(self, name: str, low: float, high: float, log: bool = False) -> None:
+        super().__init__(name, float(low) if isinstance(low, (int, float)) and not isinstance(low, bool) else low,
+                         float(high) if isinstance(high, (int, float)) and not isinstance(high, bool) else high, log)
+
+    def _finish(self, x: float) -> float:
+        return canonical_value(min(max(float(x), self.low), self.high))
+
+    def validate(self, value: Any) -> float:
+        v = self._number(value)
+        if not self.low <= v <= self.high:
+            raise self._error(f"value {value!r} is outside [{self.low}, {self.high}]")
+        return canonical_value(v)
+
+    def neighbors(self, value: Any) -> list[float]:
+        v = self.validate(value)
+        lo, hi = self._t_bounds
+        step = 0.05 * (hi - lo)
+        t = self._to_t(v)
+        return [self._finish(self._from_t(x)) for x in (t - step, t + step) if lo <= x <= hi]
+
+    def flat_params(self) -> list[FlatParam]:
+        return [FlatParam(self.name, "float", low=self.low, high=self.high, log=self.log)]
