@@ -1,0 +1,66 @@
+"""Objectives (with directions) and metric constraints (feasible when value <= 0)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..spaces.variables import ConfigError
+
+__all__ = ["MetricConstraint", "Objective"]
+
+_DIRECTIONS = ("minimize", "maximize")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric to minimise or maximise. ``metric`` defaults to ``name``."""
+
+    name: str
+    direction: str = "minimize"
+    metric: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in _DIRECTIONS:
+            raise ConfigError(f"objective '{self.name}': 'direction' is {self.direction!r}; allowed: {list(_DIRECTIONS)}")
+
+    @property
+    def source(self) -> str:
+        return self.metric or self.name
+
+    @property
+    def sign(self) -> float:
+        """+1 for minimisation, -1 for maximisation: optimizers always minimise ``sign * value``."""
+        return 1.0 if self.direction == "minimize" else -1.0
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "direction": self.direction, "metric": self.source}
+
+
+@dataclass(frozen=True)
+class MetricConstraint:
+    """``lower <= metric <= upper`` on a measured (or cost) metric; value <= 0 is feasible."""
+
+    name: str
+    metric: str
+    upper: float | None = None
+    lower: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.upper is None and self.lower is None:
+            raise ConfigError(f"constraint '{self.name}': give 'upper' and/or 'lower'")
+
+    def value(self, metrics: Mapping[str, float]) -> float:
+        if self.metric not in metrics:
+            raise KeyError(f"constraint '{self.name}' needs metric '{self.metric}', which the result lacks")
+        v = float(metrics[self.metric])
+        parts = []
+        if self.upper is not None:
+            parts.append(v - self.upper)
+        if self.lower is not None:
+            parts.append(self.lower - v)
+        return max(parts)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "metric": self.metric, "upper": self.upper, "lower": self.lower}

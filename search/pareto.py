@@ -1,0 +1,139 @@
+"""Pareto tools: non-dominated sets with constraints, exact hypervolume, knee point and
+hypervolume history. All functions take objective values in minimisation form (rows are points).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["hypervolume", "hypervolume_history", "infer_reference_point", "knee_point", "non_dominated"]
+
+
+def _as_matrix(F: np.ndarray | list) -> np.ndarray:
+    F = np.asarray(F, dtype=float)
+    if F.ndim == 1:
+        F = F.reshape(1, -1) if F.size else F.reshape(0, 0)
+    return F
+
+
+def non_dominated(F: np.ndarray | list, violation: np.ndarray | list | None = None) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``F`` among the feasible ones.
+
+    ``violation`` (>0 infeasible) restricts the set to feasible points; when no point is
+    feasible, the least-violating points are returned (Deb's constrained domination)."""
+    F = _as_matrix(F)
+    n = len(F)
+    mask = np.zeros(n, dtype=bool)
+    if n == 0:
+        return mask
+    cand = np.ones(n, dtype=bool)
+    if violation is not None:
+        v = np.asarray(violation, dtype=float)
+        feas = v <= 0
+        cand = feas if feas.any() else v == v.min()
+    idx = np.flatnonzero(cand)
+    G = F[idx]
+    # sort lexicographically so that a point can only be dominated by earlier points
+    order = np.lexsort(G.T[::-1])
+    G = G[order]
+    keep = np.ones(len(G), dtype=bool)
+    for i in range(len(G)):
+        if not keep[i]:
+            continue
+        dominated = np.all(G[i] <= G[i + 1:], axis=1) & np.any(G[i] < G[i + 1:], axis=1)
+        keep[i + 1:][dominated] = False
+    # exact duplicates: keep them all (they are equally good)
+    mask[idx[order[keep]]] = True
+    return mask
+
+
+def _hv2d(F: np.ndarray, ref: np.ndarray) -> float:
+    F = F[np.all(F < ref, axis=1)]
+    if len(F) == 0:
+        return 0.0
+    F = F[np.lexsort((F[:, 1], F[:, 0]))]
+    hv, best_y = 0.0, ref[1]
+    for x, y in F:
+        if y < best_y:
+            hv += (ref[0] - x) * (best_y - y)
+            best_y = y
+    return float(hv)
+
+
+def hypervolume(F: np.ndarray | list, ref: np.ndarray | list) -> float:
+    """Exact hypervolume dominated by ``F`` and bounded by ``ref`` (minimisation).
+
+    Two objectives use an exact sweep; three or more use moocore's exact algorithms."""
+    F = _as_matrix(F)
+    ref = np.asarray(ref, dtype=float)
+    if F.size == 0:
+        return 0.0
+    if F.shape[1] != ref.shape[0]:
+        raise ValueError(f"points have {F.shape[1]} objectives but the reference point has {ref.shape[0]}")
+    F = F[np.all(F < ref, axis=1)]
+    if len(F) == 0:
+        return 0.0
+    if F.shape[1] == 1:
+        return float(ref[0] - F[:, 0].min())
+    if F.shape[1] == 2:
+        return _hv2d(F, ref)
+    import moocore
+
+    return float(moocore.hypervolume(F, ref=ref))
+
+
+def hypervolume_history(F: np.ndarray | list, ref: np.ndarray | list,
+                        violation: np.ndarray | list | None = None) -> np.ndarray:
+    """Hypervolume of the feasible points among the first ``i + 1`` rows, for every ``i``.
+
+    Only recomputed when a new point enters the front, so long histories stay cheap."""
+    F = _as_matrix(F)
+    ref = np.asarray(ref, dtype=float)
+    n = len(F)
+    out = np.zeros(n)
+    viol = np.zeros(n) if violation is None else np.asarray(violation, dtype=float)
+    front = np.zeros((0, len(ref)))
+    hv = 0.0
+    for i in range(n):
+        p = F[i]
+        if viol[i] <= 0 and np.all(np.isfinite(p)) and np.all(p < ref):
+            dominated = len(front) and np.any(np.all(front <= p, axis=1))
+            if not dominated:
+                front = np.vstack([front[~np.all(p <= front, axis=1)], p])
+                hv = hypervolume(front, ref)
+        out[i] = hv
+    return out
+
+
+def knee_point(F: np.ndarray | list) -> int:
+    """Index of the knee of a front: after normalising each objective to [0, 1], the point
+    farthest below the hyperplane through the extreme points (for two objectives: the line
+    joining the two ends). Falls back to the point closest to the ideal point."""
+    F = _as_matrix(F)
+    if len(F) == 0:
+        raise ValueError("knee_point of an empty front")
+    if len(F) <= 2:
+        return int(np.argmin(np.linalg.norm(F - F.min(0), axis=1)))
+    lo, hi = F.min(0), F.max(0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    G = (F - lo) / span
+    m = G.shape[1]
+    extremes = G[np.argmax(G, axis=0)] if m > 1 else G
+    try:
+        # hyperplane through the extreme points: w . x = 1
+        w = np.linalg.solve(extremes, np.ones(m))
+        if np.all(np.isfinite(w)) and np.linalg.norm(w) > 0:
+            dist = (1.0 - G @ w) / np.linalg.norm(w)
+            return int(np.argmax(dist))
+    except np.linalg.LinAlgError:
+        pass
+    return int(np.argmin(np.linalg.norm(G, axis=1)))
+
+
+def infer_reference_point(F: np.ndarray | list, margin: float = 0.1) -> np.ndarray:
+    """Nadir of the non-dominated points plus ``margin`` of their range (BoTorch's convention)."""
+    F = _as_matrix(F)
+    P = F[non_dominated(F)]
+    lo, hi = P.min(0), P.max(0)
+    span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
+    return hi + margin * span
