@@ -1,0 +1,31 @@
+"""Optimizers, looked up lazily by name (third parties: entry-point group ``paretoforge.optimizers``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..registry import Registry
+from .base import Optimizer
+
+__all__ = ["OPTIMIZERS", "Optimizer", "create_optimizer"]
+
+OPTIMIZERS = Registry(
+    "optimizer",
+    "paretoforge.optimizers",
+    {
+        "random": "paretoforge.search.optimizers.random_search:RandomSearch",
+        "nsga2": "paretoforge.search.optimizers.nsga2:NSGA2",
+        "optuna": "paretoforge.search.optimizers.optuna_adapter:OptunaOptimizer",
+        "pymoo": "paretoforge.search.optimizers.pymoo_adapter:PymooOptimizer",
+    },
+)
+
+
+def create_optimizer(name: str, space: Any, objectives: Any, seed: int = 0, constraint_names: Any = (),
+                     **settings: Any) -> Optimizer:
+    """Build the optimizer registered under ``name`` with its ``settings``."""
+    cls = OPTIMIZERS.get(name)
+    try:
+        return cls(space, objectives, seed=seed, constraint_names=constraint_names, **settings)
+    except TypeError as exc:
+        raise TypeError(f"optimizer '{name}': bad settings {sorted(settings)}: {exc}") from None

@@ -1,0 +1,54 @@
+"""The optimizer protocol: ``ask(n)`` proposals, ``tell(observations)`` outcomes.
+
+Optimizers always minimise: observations carry objective values multiplied by each objective's
+sign, and the total constraint violation. Failed evaluations arrive with ``values=None`` and must
+never be treated as good results.
+
+Restoring after a crash needs no pickled state: the study builds a fresh optimizer with the same
+seed and replays the stored history through ``ask``/``tell`` (answering from the store instead of
+evaluating), which rebuilds the exact state of a deterministic optimizer.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...spaces.space import Config, Space
+from ..objectives import Objective
+from ..trial import Observation, Suggestion
+
+__all__ = ["Optimizer"]
+
+
+class Optimizer(ABC):
+    """Base class of optimizers. Subclasses take their settings as keyword arguments."""
+
+    name: ClassVar[str] = "optimizer"
+
+    def __init__(self, space: Space, objectives: Sequence[Objective], seed: int = 0,
+                 constraint_names: Sequence[str] = ()) -> None:
+        self.space = space
+        self.objectives = list(objectives)
+        self.n_objectives = len(self.objectives)
+        self.constraint_names = list(constraint_names)
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Config | Suggestion]:
+        """Up to ``n`` configurations to evaluate (fewer when waiting for results)."""
+
+    @abstractmethod
+    def tell(self, observations: Sequence[Observation]) -> None:
+        """Outcomes of earlier proposals (in any order, failed ones with ``values=None``)."""
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-able summary for logs and progress output."""
+        return {"name": self.name}
+
+    def close(self) -> None:
+        """Release resources."""

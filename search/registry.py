@@ -1,0 +1,68 @@
+"""Lazy name registries for plugins, in the manner of Ray Tune's searcher registry.
+
+Built-in entries are ``"module:attribute"`` strings imported on first use, so that importing
+paretoforge does not import Optuna, pymoo or torch models. Third parties add entries through
+the entry-point group of a registry (e.g. ``paretoforge.optimizers``) in their package metadata,
+or by calling :meth:`Registry.register`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+__all__ = ["Registry", "UnknownNameError"]
+
+
+class UnknownNameError(KeyError):
+    """A name that no registry entry has; the message lists the allowed names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0])
+
+
+class Registry:
+    """Maps names to classes or factories, importing them lazily."""
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str] | None = None) -> None:
+        self.kind, self.group = kind, group
+        self._entries: dict[str, Any] = dict(builtins or {})
+        self._loaded_entry_points = False
+
+    def register(self, name: str, target: Any, *, overwrite: bool = False) -> None:
+        """Add ``target`` (an object or a ``"module:attr"`` string) under ``name``."""
+        if name in self._entries and not overwrite:
+            raise ValueError(f"{self.kind} '{name}' is already registered; pass overwrite=True to replace it")
+        self._entries[name] = target
+
+    def _load_entry_points(self) -> None:
+        if self._loaded_entry_points:
+            return
+        self._loaded_entry_points = True
+        for ep in entry_points(group=self.group):
+            self._entries.setdefault(ep.name, ep)
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Any:
+        """The registered object, imported on first use."""
+        if name not in self._entries:
+            self._load_entry_points()
+        if name not in self._entries:
+            raise UnknownNameError(f"unknown {self.kind} '{name}'; allowed: {self.names()}")
+        target = self._entries[name]
+        if isinstance(target, str):
+            module, _, attr = target.partition(":")
+            target = getattr(importlib.import_module(module), attr)
+            self._entries[name] = target
+        elif hasattr(target, "load") and hasattr(target, "group"):
+            target = target.load()
+            self._entries[name] = target
+        return target
+
+    def __contains__(self, name: str) -> bool:
+        self._load_entry_points()
+        return name in self._entries

@@ -1,0 +1,297 @@
+"""A study ties a space, an evaluator, objectives, an optimizer, a backend and a store together.
+
+The loop is batch-synchronous and deterministic for a given seed: ask a batch, store it as
+running, evaluate what is new (each completion is committed as it arrives), tell the optimizer
+everything. A configuration already evaluated at the same fidelity is answered from the store
+and never evaluated again; this same rule makes resuming exact: a resumed study rebuilds its
+optimizer by replaying the stored history, and only evaluations that were in flight when the
+study died are run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..evaluators.base import EvalResult, Evaluator, check_metrics
+from ..spaces.space import Config, Space
+from ..spaces.variables import ConfigError
+from .backends import Backend, get_backend
+from .objectives import MetricConstraint, Objective
+from .optimizers import Optimizer, create_optimizer
+from .pareto import hypervolume, hypervolume_history, infer_reference_point, non_dominated
+from .storage import Storage, StudyExistsError, get_storage
+from .trial import Observation, Suggestion, Trial, TrialState
+
+__all__ = ["Study"]
+
+log = logging.getLogger("paretoforge")
+
+Callback = Callable[["Study", Sequence[Trial]], None]
+
+
+class Study:
+    """A multi-objective search whose every evaluation is stored.
+
+    Parameters mirror the YAML schema (see :mod:`paretoforge.search.spec`). ``optimizer`` is a
+    registered name (``"nsga2"``, ``"random"``, ``"optuna"``, ``"pymoo"``...) with
+    ``optimizer_settings``, or a ready :class:`Optimizer`. ``resume=True`` continues a study of
+    the same name found in ``storage``; without it, a non-empty study of that name is an error.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        space: Space,
+        evaluator: Evaluator,
+        objectives: Sequence[Objective | str],
+        *,
+        optimizer: str | Optimizer = "nsga2",
+        optimizer_settings: dict[str, Any] | None = None,
+        constraints: Sequence[MetricConstraint] = (),
+        storage: str | Storage | None = None,
+        backend: str | dict[str, Any] | Backend | None = None,
+        seed: int = 0,
+        batch_size: int | None = None,
+        fidelity: float = 1.0,
+        reference_point: Sequence[float] | None = None,
+        resume: bool = False,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.space = space
+        self.evaluator = evaluator
+        self.objectives = [o if isinstance(o, Objective) else Objective(o) for o in objectives]
+        if not self.objectives:
+            raise ConfigError(f"study '{name}': give at least one objective")
+        self.metric_constraints = list(constraints)
+        self.seed = int(seed)
+        self.fidelity = float(fidelity)
+        self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
+        if self.reference_point is not None and len(self.reference_point) != len(self.objectives):
+            raise ConfigError(
+                f"study '{name}': 'reference_point' has {len(self.reference_point)} values for "
+                f"{len(self.objectives)} objectives"
+            )
+        self.storage = get_storage(storage)
+        self.backend = get_backend(backend)
+        self.batch_size = int(batch_size or self.backend.workers)
+        self.constraint_names = [c.name for c in space.constraints] + [c.name for c in self.metric_constraints]
+        if isinstance(optimizer, Optimizer):
+            self.optimizer = optimizer
+        else:
+            self.optimizer = create_optimizer(optimizer, space, self.objectives, seed=self.seed,
+                                              constraint_names=self.constraint_names, **(optimizer_settings or {}))
+        self.spec = dict(spec or {})
+        self.spec.setdefault("objectives", [o.describe() for o in self.objectives])
+        self.spec.setdefault("constraints", [c.describe() for c in self.metric_constraints])
+        self.spec.setdefault("space", space.describe())
+        self.spec.setdefault("seed", self.seed)
+        if self.reference_point is not None:
+            self.spec.setdefault("reference_point", self.reference_point.tolist())
+
+        record = self.storage.get_study(name)
+        if record is None:
+            record = self.storage.create_study(name, self.spec)
+        else:
+            stored = [o["name"] for o in record.spec.get("objectives", [])]
+            if stored and stored != [o.name for o in self.objectives]:
+                raise ConfigError(
+                    f"study '{name}' in the store has objectives {stored}, not {[o.name for o in self.objectives]}; "
+                    "use another study name"
+                )
+            n_existing = len(self.storage.get_trials(record.id))
+            if n_existing and not resume:
+                raise StudyExistsError(
+                    f"study '{name}' already has {n_existing} trials in the store; resume it "
+                    "(resume=True, CLI: --resume) or choose another study name"
+                )
+            interrupted = self.storage.mark_interrupted(record.id)
+            if interrupted:
+                log.info("study %s: %d evaluations were in flight when it stopped; they will run again",
+                         name, interrupted)
+        self.record = record
+        self._trials: list[Trial] = self.storage.get_trials(record.id)
+        self._results: dict[tuple[str, float], Trial] = {
+            (t.key, t.fidelity): t for t in self._trials if t.state in (TrialState.COMPLETE, TrialState.FAILED)
+        }
+        self._next_number = max((t.number for t in self._trials), default=-1) + 1
+        self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
+        self.n_replayed = 0
+
+    # -- the loop ---------------------------------------------------------------------------
+    def optimize(self, n_evaluations: int | None = None, timeout: float | None = None,
+                 callbacks: Sequence[Callback] = (), max_failures: int | None = None) -> Study:
+        """Run until ``n_evaluations`` completed evaluations (counting those already stored that
+        the optimizer reaches on replay) or ``timeout`` seconds, whichever comes first."""
+        if n_evaluations is None and timeout is None:
+            raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
+        max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 100)
+        reached: set[tuple[str, float]] = set()
+        failures = 0
+        t0 = time.monotonic()
+        stale, stale_limit = 0, len(self._results) + 50
+        space_size = self.space.cardinality
+        while True:
+            if n_evaluations is not None and len(reached) >= n_evaluations:
+                break
+            if timeout is not None and time.monotonic() - t0 >= timeout:
+                break
+            if failures > max_failures:
+                log.warning("study %s: stopping after %d failed evaluations", self.name, failures)
+                break
+            if space_size is not None and len(reached) >= space_size:
+                log.warning("study %s: every configuration of the space has been evaluated", self.name)
+                break
+            n = self.batch_size if n_evaluations is None else min(self.batch_size, n_evaluations - len(reached))
+            proposals = self._normalize(self.optimizer.ask(n))
+            if not proposals:
+                log.warning("study %s: the optimizer proposed nothing; stopping", self.name)
+                break
+            new_trials, observed = self._run_batch(proposals)
+            reached.update((t.key, t.fidelity) for t in observed if t.state == TrialState.COMPLETE)
+            failures += sum(t.state == TrialState.FAILED for t in new_trials)
+            stale = 0 if new_trials else stale + 1
+            if stale > stale_limit:
+                log.warning("study %s: the optimizer keeps proposing evaluated configurations; stopping", self.name)
+                break
+            for cb in callbacks:
+                cb(self, new_trials)
+        return self
+
+    def _normalize(self, proposals: Sequence[Config | Suggestion]) -> list[tuple[Config, str, float]]:
+        out = []
+        for p in proposals:
+            cfg, fid = (p.config, p.fidelity) if isinstance(p, Suggestion) else (p, None)
+            cfg = self.space.validate(cfg)
+            out.append((cfg, self.space.key(cfg), self.fidelity if fid is None else float(fid)))
+        return out
+
+    def _run_batch(self, proposals: list[tuple[Config, str, float]]) -> tuple[list[Trial], list[Trial]]:
+        batch_id = self._next_batch
+        self._next_batch += 1
+        now = time.time()
+        fresh: dict[tuple[str, float], Trial] = {}
+        for cfg, key, fid in proposals:
+            if (key, fid) in self._results or (key, fid) in fresh:
+                continue
+            fresh[(key, fid)] = Trial(number=self._next_number, key=key, config=cfg, fidelity=fid, batch=batch_id,
+                                      seed=self.seed, created_at=now)
+            self._next_number += 1
+        new_trials = list(fresh.values())
+        if new_trials:
+            self.storage.add_trials(self.record.id, new_trials)
+            self._trials.extend(new_trials)
+            by_fid: dict[float, list[Trial]] = {}
+            for t in new_trials:
+                by_fid.setdefault(t.fidelity, []).append(t)
+            for fid, group in by_fid.items():
+                started = time.time()
+                for i, res in self.backend.run(self.evaluator, [t.config for t in group], fid):
+                    t = group[i]
+                    t.started_at = started
+                    self._finish(t, res)
+                    self.storage.finish_trials([t])
+                    self._results[(t.key, t.fidelity)] = t
+        else:
+            self.n_replayed += len(proposals)
+        observed = [self._results[(key, fid)] for _, key, fid in proposals]
+        self.optimizer.tell([self._observation(t) for t in observed])
+        return new_trials, observed
+
+    def _finish(self, trial: Trial, res: EvalResult) -> None:
+        trial.finished_at = time.time()
+        trial.worker = res.worker
+        trial.info = dict(res.info or {})
+        if res.duration is not None:
+            trial.started_at = trial.finished_at - res.duration
+        error = res.error
+        metrics: dict[str, float] = {}
+        if error is None:
+            error = check_metrics(res.metrics, [o.source for o in self.objectives])
+            if error is None:
+                metrics = {**self.space.cost_values(trial.config), **{k: float(v) for k, v in res.metrics.items()}}
+        if error is None:
+            try:
+                cons = self.space.constraint_values(trial.config)
+                cons.update({c.name: c.value(metrics) for c in self.metric_constraints})
+                if any(not math.isfinite(v) for v in cons.values()):
+                    raise ValueError(f"constraint values are not finite: {cons}")
+            except Exception as exc:  # noqa: BLE001
+                error = f"constraint evaluation failed: {exc}"
+        if error is not None:
+            # keep what was measured for diagnosis, but the trial is failed and never told as good
+            raw = res.metrics if isinstance(res.metrics, dict) else {}
+            trial.state, trial.error = TrialState.FAILED, error
+            trial.metrics = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float))}
+            return
+        trial.state, trial.metrics, trial.constraints = TrialState.COMPLETE, metrics, cons
+
+    def _observation(self, t: Trial) -> Observation:
+        if t.state != TrialState.COMPLETE:
+            return Observation(t.config, t.key, t.fidelity, None, 0.0, t.number)
+        values = np.array([o.sign * t.metrics[o.source] for o in self.objectives])
+        violation = float(sum(max(0.0, v) for v in t.constraints.values()))
+        return Observation(t.config, t.key, t.fidelity, values, violation, t.number)
+
+    # -- results ----------------------------------------------------------------------------
+    @property
+    def trials(self) -> list[Trial]:
+        return list(self._trials)
+
+    def completed_trials(self, fidelity: float | None = None) -> list[Trial]:
+        fid = self.fidelity if fidelity is None else fidelity
+        return [t for t in self._trials if t.state == TrialState.COMPLETE and t.fidelity == fid]
+
+    def values(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Objective values of trials as measured (not sign-flipped), one row per trial."""
+        return np.array([[t.metrics[o.source] for o in self.objectives] for t in trials]).reshape(len(trials), -1)
+
+    def _minimized(self, trials: Sequence[Trial]) -> np.ndarray:
+        return self.values(trials) * np.array([o.sign for o in self.objectives])
+
+    def pareto_trials(self, fidelity: float | None = None) -> list[Trial]:
+        """Feasible non-dominated completed trials (at the study's fidelity by default)."""
+        done = self.completed_trials(fidelity)
+        if not done:
+            return []
+        viol = [sum(max(0.0, v) for v in t.constraints.values()) for t in done]
+        if not any(v <= 0 for v in viol):
+            return []
+        mask = non_dominated(self._minimized(done), viol)
+        return [t for t, m in zip(done, mask) if m]
+
+    def get_reference_point(self) -> np.ndarray:
+        """The study's reference point (minimisation form), or one inferred from the front."""
+        if self.reference_point is not None:
+            return self.reference_point * np.array([o.sign for o in self.objectives])
+        front = self.pareto_trials()
+        if not front:
+            raise ValueError(f"study '{self.name}' has no feasible completed trial yet")
+        return infer_reference_point(self._minimized(front))
+
+    def hypervolume(self, reference_point: Sequence[float] | None = None) -> float:
+        front = self.pareto_trials()
+        if not front:
+            return 0.0
+        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
+        return hypervolume(self._minimized(front), ref)
+
+    def hypervolume_history(self, reference_point: Sequence[float] | None = None) -> np.ndarray:
+        """Hypervolume after each completed evaluation, in trial order."""
+        done = self.completed_trials()
+        if not done:
+            return np.zeros(0)
+        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
+        viol = [sum(max(0.0, v) for v in t.constraints.values()) for t in done]
+        return hypervolume_history(self._minimized(done), ref, viol)
+
+    def close(self) -> None:
+        self.backend.close()
+        self.optimizer.close()
+        self.storage.close()
