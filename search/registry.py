@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["Registry", "UnknownNameError"]
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(KeyError, ValueError):
     """A name that no registry entry has; the message lists the allowed names."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly

@@ -24,7 +24,7 @@ from ..spaces.variables import ConfigError
 from .backends import Backend, get_backend
 from .objectives import MetricConstraint, Objective
 from .optimizers import Optimizer, create_optimizer
-from .pareto import hypervolume, hypervolume_history, infer_reference_point, non_dominated
+from .results import StudyResults
 from .storage import Storage, StudyExistsError, get_storage
 from .trial import Observation, Suggestion, Trial, TrialState
 
@@ -92,6 +92,7 @@ class Study:
         self.spec.setdefault("constraints", [c.describe() for c in self.metric_constraints])
         self.spec.setdefault("space", space.describe())
         self.spec.setdefault("seed", self.seed)
+        self.spec.setdefault("fidelity", self.fidelity)
         if self.reference_point is not None:
             self.spec.setdefault("reference_point", self.reference_point.tolist())
 
@@ -244,52 +245,24 @@ class Study:
     def trials(self) -> list[Trial]:
         return list(self._trials)
 
+    def results(self) -> StudyResults:
+        """A read-side view of the trials so far (front, hypervolume, history)."""
+        return StudyResults(self.name, self.objectives, self._trials, self.fidelity,
+                            None if self.reference_point is None else self.reference_point.tolist(), self.spec)
+
     def completed_trials(self, fidelity: float | None = None) -> list[Trial]:
-        fid = self.fidelity if fidelity is None else fidelity
-        return [t for t in self._trials if t.state == TrialState.COMPLETE and t.fidelity == fid]
-
-    def values(self, trials: Sequence[Trial]) -> np.ndarray:
-        """Objective values of trials as measured (not sign-flipped), one row per trial."""
-        return np.array([[t.metrics[o.source] for o in self.objectives] for t in trials]).reshape(len(trials), -1)
-
-    def _minimized(self, trials: Sequence[Trial]) -> np.ndarray:
-        return self.values(trials) * np.array([o.sign for o in self.objectives])
+        return self.results().completed(fidelity)
 
     def pareto_trials(self, fidelity: float | None = None) -> list[Trial]:
         """Feasible non-dominated completed trials (at the study's fidelity by default)."""
-        done = self.completed_trials(fidelity)
-        if not done:
-            return []
-        viol = [sum(max(0.0, v) for v in t.constraints.values()) for t in done]
-        if not any(v <= 0 for v in viol):
-            return []
-        mask = non_dominated(self._minimized(done), viol)
-        return [t for t, m in zip(done, mask) if m]
-
-    def get_reference_point(self) -> np.ndarray:
-        """The study's reference point (minimisation form), or one inferred from the front."""
-        if self.reference_point is not None:
-            return self.reference_point * np.array([o.sign for o in self.objectives])
-        front = self.pareto_trials()
-        if not front:
-            raise ValueError(f"study '{self.name}' has no feasible completed trial yet")
-        return infer_reference_point(self._minimized(front))
+        return self.results().pareto_trials(fidelity)
 
     def hypervolume(self, reference_point: Sequence[float] | None = None) -> float:
-        front = self.pareto_trials()
-        if not front:
-            return 0.0
-        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
-        return hypervolume(self._minimized(front), ref)
+        return self.results().hypervolume(reference_point)
 
     def hypervolume_history(self, reference_point: Sequence[float] | None = None) -> np.ndarray:
         """Hypervolume after each completed evaluation, in trial order."""
-        done = self.completed_trials()
-        if not done:
-            return np.zeros(0)
-        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
-        viol = [sum(max(0.0, v) for v in t.constraints.values()) for t in done]
-        return hypervolume_history(self._minimized(done), ref, viol)
+        return self.results().hypervolume_history(reference_point)
 
     def close(self) -> None:
         self.backend.close()

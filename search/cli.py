@@ -1,0 +1,227 @@
+"""The ``paretoforge`` command: run, show, plot, export and optuna-export studies."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..spaces.variables import ConfigError
+from .results import StudyResults, load_results
+from .storage import StudyExistsError
+
+__all__ = ["main"]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list) and len(v) > 12:
+        return "[" + ", ".join(map(str, v[:12])) + ", ...]"
+    return str(v)
+
+
+def front_table(results: StudyResults, max_config_chars: int = 60) -> str:
+    """The Pareto front as a text table (trial, objectives, knee mark, configuration)."""
+    front = results.pareto_trials()
+    if not front:
+        return f"study '{results.name}': no feasible completed trial yet"
+    knee = results.knee()
+    names = [o.name for o in results.objectives]
+    header = ["trial", *names, "knee", "config"]
+    rows = []
+    for t in front:
+        cfg = ", ".join(f"{k}={_fmt(v)}" for k, v in t.config.items())
+        if len(cfg) > max_config_chars:
+            cfg = cfg[: max_config_chars - 3] + "..."
+        rows.append([str(t.number), *(_fmt(t.metrics[o.source]) for o in results.objectives),
+                     "*" if knee is not None and t.number == knee.number else "", cfg])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+class _Progress:
+    """tqdm bar: completed evaluations with ETA, and the current hypervolume."""
+
+    def __init__(self, total: int | None, already: int, enabled: bool) -> None:
+        self.bar = None
+        self._last_hv = 0.0
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=min(already, total or already), unit="eval", dynamic_ncols=True)
+
+    def __call__(self, study: Any, new_trials: Sequence[Any]) -> None:
+        if self.bar is None:
+            return
+        n = sum(t.state.value == "complete" for t in new_trials)
+        failed = sum(t.state.value == "failed" for t in new_trials)
+        now = time.monotonic()
+        if now - self._last_hv > 0.5 or (self.bar.total and self.bar.n + n >= self.bar.total):
+            self._last_hv = now
+            try:
+                hv = study.hypervolume()
+                self.bar.set_postfix(hv=f"{hv:.6g}", failed=failed or None, refresh=False)
+            except ValueError:
+                pass
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str]:
+    """Results from a study file (its storage and name) or from --storage/--study."""
+    from .spec import load_spec
+
+    if args.file:
+        spec = load_spec(args.file)
+        url = args.storage or spec.storage_url(spec.output_dir(args.out))
+        return load_results(url, args.study or spec.name), url
+    if not args.storage:
+        raise ConfigError("give a study FILE or --storage URL (and --study NAME)")
+    return load_results(args.storage, args.study), args.storage
+
+
+def _write_outputs(results: StudyResults, out: Path, url: str) -> list[Path]:
+    from .export import export_records, write_export
+    from .plotting import plot_study
+
+    paths = [plot_study(results, out / "front.png")]
+    paths.append(write_export(export_records(results, "front", url), out / "export.yaml"))
+    (out / "front.txt").write_text(front_table(results, 200) + "\n")
+    paths.append(out / "front.txt")
+    return paths
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .spec import load_spec
+
+    spec = load_spec(args.file)
+    out = spec.output_dir(args.out)
+    study = spec.build(resume=args.resume, output=str(out), storage=args.storage)
+    url = getattr(study.storage, "url", ":memory:")
+    n = spec.budget.get("evaluations")
+    already = len(study.completed_trials())
+    if args.resume:
+        print(f"resuming study '{study.name}' from {url}: {already} completed evaluations stored", flush=True)
+    progress = _Progress(n, already, not args.no_progress)
+    try:
+        study.optimize(n_evaluations=n, timeout=spec.budget.get("seconds"), callbacks=[progress])
+    finally:
+        progress.close()
+    results = study.results()
+    counts = results.counts()
+    print(f"\nstudy '{study.name}': {counts['complete']} completed, {counts['failed']} failed, "
+          f"{counts['interrupted']} interrupted evaluations in {url}")
+    if results.pareto_trials():
+        print(f"hypervolume: {results.hypervolume():.6g} (reference point {results.get_reference_point().tolist()})")
+    print(front_table(results))
+    for p in _write_outputs(results, out, url):
+        print(f"wrote {p}")
+    study.close()
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    results, url = _open_results(args)
+    counts = results.counts()
+    print(f"study '{results.name}' in {url}: {counts}")
+    if results.pareto_trials():
+        print(f"hypervolume: {results.hypervolume():.6g}")
+    print(front_table(results, 200))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plotting import plot_study
+
+    results, _ = _open_results(args)
+    path = plot_study(results, args.output or f"{results.name}_front.png")
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_records, write_export
+
+    results, url = _open_results(args)
+    trials = [int(x) for x in args.trials.split(",")] if args.trials else None
+    which = "trials" if trials else args.select
+    path = write_export(export_records(results, which, url, trials), args.output or f"{results.name}_export.yaml")
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_optuna(args: argparse.Namespace) -> int:
+    from .optuna_export import export_to_optuna
+
+    results, _ = _open_results(args)
+    export_to_optuna(results, args.to)
+    print(f"wrote study '{results.name}' to {args.to}; open it with: optuna-dashboard {args.to}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paretoforge", description="Search the Pareto front of model configurations.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, file_required: bool) -> None:
+        if file_required:
+            sp.add_argument("file", help="study YAML file")
+        else:
+            sp.add_argument("file", nargs="?", help="study YAML file (or use --storage and --study)")
+        sp.add_argument("--storage", help="study store URL (default: from the study file)")
+        sp.add_argument("--out", help="output folder (default: the study's 'output', or runs/<name>)")
+        if not file_required:
+            sp.add_argument("--study", help="study name inside the store")
+
+    r = sub.add_parser("run", help="run (or --resume) a study from a YAML file")
+    common(r, True)
+    r.add_argument("--resume", action="store_true", help="continue a stored study of the same name")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("show", help="print the Pareto front as a table")
+    common(s, False)
+    s.set_defaults(fn=cmd_show)
+
+    pl = sub.add_parser("plot", help="PNG of the front and of hypervolume over evaluations")
+    common(pl, False)
+    pl.add_argument("-o", "--output", help="PNG path")
+    pl.set_defaults(fn=cmd_plot)
+
+    e = sub.add_parser("export", help="chosen configurations with metrics and provenance (YAML/JSON)")
+    common(e, False)
+    e.add_argument("-o", "--output", help="output path (.yaml or .json)")
+    e.add_argument("--select", choices=["front", "knee"], default="front", help="which configurations")
+    e.add_argument("--trials", help="comma-separated trial numbers to export instead")
+    e.set_defaults(fn=cmd_export)
+
+    o = sub.add_parser("optuna-export", help="copy the study into an Optuna storage for optuna-dashboard")
+    common(o, False)
+    o.add_argument("--to", required=True, help="Optuna storage URL, e.g. sqlite:///optuna.db")
+    o.set_defaults(fn=cmd_optuna)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except (ConfigError, StudyExistsError, ValueError, KeyError) as exc:
+        print(f"paretoforge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

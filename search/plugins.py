@@ -1,0 +1,31 @@
+"""Registries of plugins by name: spaces, evaluators, predictors and benchmark problems.
+
+Third-party packages add entries through the entry-point groups ``paretoforge.spaces``,
+``paretoforge.evaluators``, ``paretoforge.predictors`` and ``paretoforge.problems`` (optimizers:
+``paretoforge.optimizers``, see :mod:`paretoforge.search.optimizers`). A space entry is a callable
+returning a :class:`~paretoforge.spaces.Space`; an evaluator entry returns an
+:class:`~paretoforge.evaluators.Evaluator`; a problem entry returns a
+:class:`~paretoforge.search.problems.base.Problem`.
+"""
+
+from __future__ import annotations
+
+from .registry import Registry
+
+__all__ = ["EVALUATORS", "PREDICTORS", "PROBLEMS", "SPACES"]
+
+SPACES = Registry("space", "paretoforge.spaces")
+EVALUATORS = Registry("evaluator", "paretoforge.evaluators")
+PREDICTORS = Registry("predictor", "paretoforge.predictors")
+PROBLEMS = Registry(
+    "problem",
+    "paretoforge.problems",
+    {
+        "zdt1": "paretoforge.search.problems.zdt:ZDT1",
+        "zdt2": "paretoforge.search.problems.zdt:ZDT2",
+        "zdt3": "paretoforge.search.problems.zdt:ZDT3",
+        "dtlz2": "paretoforge.search.problems.dtlz:DTLZ2",
+        "nasbench201": "paretoforge.search.problems.nasbench201:NASBench201",
+        "nasbench_graph": "paretoforge.search.problems.nasbench_graph:NASBenchGraph",
+    },
+)

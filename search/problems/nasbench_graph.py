@@ -1,0 +1,139 @@
+"""NAS-Bench-Graph as a two-objective problem (validation error, latency), from the light
+tables of the ``nas-bench-graph`` package (import name ``nas_bench_graph``).
+
+An architecture is a link pattern (one of the 9 ``link_list`` entries, each naming the input of
+the 4 layers) and 4 GNN ops. The bench dict is keyed by ``Arch(link, ops).valid_hash()``, an
+integer that canonicalises isomorphic architectures (several configurations share one entry).
+The only configurations without an entry are those whose 4 ops are all ``"skip"``: evaluating
+one gives a failed result. Objectives: ``error = 1 - valid_perf`` and ``latency``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...spaces.space import Space
+from ...spaces.variables import Categorical, ConfigError
+from ..objectives import Objective
+from ..pareto import infer_reference_point
+from ._common import TableEvaluator, front_2d
+from .base import Problem
+
+__all__ = ["NASBenchGraph", "available_datasets"]
+
+N_LAYERS = 4
+
+
+def _package_dir() -> str:
+    import nas_bench_graph
+
+    return os.path.dirname(os.path.abspath(nas_bench_graph.__file__))
+
+
+def available_datasets() -> list[str]:
+    """The datasets whose light table ships with the installed package."""
+    return sorted(f[: -len(".bench")] for f in os.listdir(os.path.join(_package_dir(), "light"))
+                  if f.endswith(".bench"))
+
+
+def _op_list(dataset: str) -> list[str]:
+    from nas_bench_graph.architecture import gnn_list, gnn_list_proteins
+
+    return list(gnn_list_proteins if dataset == "proteins" else gnn_list)
+
+
+class NASBenchGraph(Problem):
+    """NAS-Bench-Graph: ``link`` (0..8, an index into ``link_list``) and ``op0..op3`` (GNN ops;
+    5 of them for ``proteins``, 9 otherwise); objectives ``error`` and ``latency``, minimised;
+    reference point = nadir of the exact front + 10% of its range."""
+
+    name = "nasbench_graph"
+    metric_names: ClassVar[tuple[str, str]] = ("error", "latency")
+    _hashes: ClassVar[dict[tuple[str, ...], np.ndarray]] = {}
+    _tables: ClassVar[dict[str, np.ndarray]] = {}
+
+    def __init__(self, dataset: str = "cora") -> None:
+        allowed = available_datasets()
+        if dataset not in allowed:
+            raise ConfigError(f"nasbench_graph: dataset {dataset!r} is not available; allowed: {allowed}")
+        t0 = time.perf_counter()
+        self.dataset = dataset
+        self.ops = _op_list(dataset)
+        self._space = Space([Categorical("link", list(range(9)))]
+                            + [Categorical(f"op{i}", self.ops) for i in range(N_LAYERS)],
+                            name=f"nasbench_graph-{dataset}")
+        table = self.table(dataset)
+        self._front_idx = front_2d(table)
+        self._front = table[self._front_idx]
+        self._ref = infer_reference_point(self._front, margin=0.1)
+        self.setup_seconds = time.perf_counter() - t0
+
+    def __repr__(self) -> str:
+        return f"NASBenchGraph(dataset={self.dataset!r})"
+
+    @classmethod
+    def hashes(cls, ops: list[str]) -> np.ndarray:
+        """``valid_hash()`` of every (link, op0..op3), row = mixed-radix index (link most
+        significant), -1 where hashing fails; computed once per process and op list."""
+        key = tuple(ops)
+        if key not in cls._hashes:
+            from nas_bench_graph.architecture import Arch, link_list
+
+            out = []
+            for link in link_list:
+                for combo in itertools.product(ops, repeat=N_LAYERS):
+                    try:
+                        out.append(Arch(list(link), list(combo)).valid_hash())
+                    except Exception:  # noqa: BLE001 - a pattern the package cannot canonicalise
+                        out.append(-1)
+            cls._hashes[key] = np.array(out, dtype=np.int64)
+        return cls._hashes[key]
+
+    @classmethod
+    def table(cls, dataset: str) -> np.ndarray:
+        """``(9 * n_ops**4, 2)`` array of (error, latency), NaN where the bench has no entry."""
+        if dataset not in cls._tables:
+            from nas_bench_graph import light_read
+
+            bench: dict[int, dict[str, Any]] = light_read(dataset)  # the installed package's own table
+            missing = {"valid_perf": np.nan, "latency": np.nan}
+            rows = [bench.get(h, missing) for h in cls.hashes(_op_list(dataset)).tolist()]
+            cls._tables[dataset] = np.array([(1.0 - float(r["valid_perf"]), float(r["latency"])) for r in rows])
+        return cls._tables[dataset]
+
+    @property
+    def space(self) -> Space:
+        return self._space
+
+    @property
+    def objectives(self) -> list[Objective]:
+        return [Objective(m, "minimize") for m in self.metric_names]
+
+    def evaluator(self) -> TableEvaluator:
+        choices = {v.name: list(v.choices) for v in self._space}  # type: ignore[attr-defined]
+        return TableEvaluator(NASBenchGraph.table, self.dataset, choices, self.metric_names,
+                              f"has no entry in NAS-Bench-Graph '{self.dataset}' "
+                              "(a cell whose ops are all 'skip' has no GNN layer)")
+
+    @property
+    def reference_point(self) -> np.ndarray:
+        return self._ref.copy()
+
+    def pareto_front(self) -> np.ndarray:
+        """The exact front: distinct non-dominated (error, latency) pairs, sorted by error."""
+        return self._front.copy()
+
+    def pareto_configs(self) -> list[dict[str, Any]]:
+        """One configuration per front point, in :meth:`pareto_front`'s order."""
+        n = len(self.ops)
+        out = []
+        for k in self._front_idx.tolist():
+            link, rest = divmod(k, n**N_LAYERS)
+            digits = [(rest // n ** (N_LAYERS - 1 - i)) % n for i in range(N_LAYERS)]
+            out.append({"link": link, **{f"op{i}": self.ops[d] for i, d in enumerate(digits)}})
+        return out

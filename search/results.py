@@ -1,0 +1,112 @@
+"""Read-side view of a study's trials: Pareto front, hypervolume, history.
+
+Used by a running :class:`~paretoforge.search.study.Study` and by the CLI, which opens a store
+without building the evaluator or the optimizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .objectives import Objective
+from .pareto import hypervolume, hypervolume_history, infer_reference_point, knee_point, non_dominated
+from .storage import Storage, get_storage
+from .trial import Trial, TrialState
+
+__all__ = ["StudyResults", "load_results"]
+
+
+class StudyResults:
+    """Objectives plus trials; every method works on completed trials at one fidelity."""
+
+    def __init__(self, name: str, objectives: Sequence[Objective], trials: Sequence[Trial], fidelity: float = 1.0,
+                 reference_point: Sequence[float] | None = None, spec: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.objectives = list(objectives)
+        self.trials = list(trials)
+        self.fidelity = float(fidelity)
+        self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
+        self.spec = dict(spec or {})
+
+    @property
+    def signs(self) -> np.ndarray:
+        return np.array([o.sign for o in self.objectives])
+
+    def completed(self, fidelity: float | None = None) -> list[Trial]:
+        fid = self.fidelity if fidelity is None else fidelity
+        return [t for t in self.trials if t.state == TrialState.COMPLETE and t.fidelity == fid]
+
+    def values(self, trials: Sequence[Trial]) -> np.ndarray:
+        """Objective values as measured (not sign-flipped), one row per trial."""
+        return np.array([[t.metrics[o.source] for o in self.objectives] for t in trials],
+                        dtype=float).reshape(len(trials), len(self.objectives))
+
+    def minimized(self, trials: Sequence[Trial]) -> np.ndarray:
+        return self.values(trials) * self.signs
+
+    @staticmethod
+    def violation(t: Trial) -> float:
+        return float(sum(max(0.0, v) for v in t.constraints.values()))
+
+    def pareto_trials(self, fidelity: float | None = None) -> list[Trial]:
+        """Feasible non-dominated completed trials."""
+        done = [t for t in self.completed(fidelity) if self.violation(t) <= 0]
+        if not done:
+            return []
+        mask = non_dominated(self.minimized(done))
+        return sorted((t for t, m in zip(done, mask) if m), key=lambda t: tuple(self.minimized([t])[0]))
+
+    def knee(self) -> Trial | None:
+        front = self.pareto_trials()
+        return front[knee_point(self.minimized(front))] if front else None
+
+    def get_reference_point(self) -> np.ndarray:
+        """Reference point in minimisation form: the given one, or nadir + 10% of the front."""
+        if self.reference_point is not None:
+            return self.reference_point * self.signs
+        front = self.pareto_trials()
+        if not front:
+            raise ValueError(f"study '{self.name}' has no feasible completed trial yet")
+        return infer_reference_point(self.minimized(front))
+
+    def hypervolume(self, reference_point: Sequence[float] | None = None) -> float:
+        front = self.pareto_trials()
+        if not front:
+            return 0.0
+        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
+        return hypervolume(self.minimized(front), ref)
+
+    def hypervolume_history(self, reference_point: Sequence[float] | None = None) -> np.ndarray:
+        """Hypervolume after each completed evaluation, in trial order."""
+        done = self.completed()
+        if not done or not self.pareto_trials():
+            return np.zeros(len(done))
+        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
+        return hypervolume_history(self.minimized(done), ref, [self.violation(t) for t in done])
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in TrialState}
+        for t in self.trials:
+            out[t.state.value] += 1
+        return out
+
+
+def load_results(storage: str | Storage, name: str | None = None) -> StudyResults:
+    """Open a stored study for reading (the only study of the store when ``name`` is omitted)."""
+    store = get_storage(storage)
+    if name is None:
+        studies = store.list_studies()
+        if len(studies) != 1:
+            raise ValueError(f"the store holds studies {[s.name for s in studies]}; name one with --study")
+        record = studies[0]
+    else:
+        record = store.get_study(name)
+        if record is None:
+            names = [s.name for s in store.list_studies()]
+            raise ValueError(f"no study named '{name}' in the store; it holds {names}")
+    objectives = [Objective(o["name"], o["direction"], o.get("metric")) for o in record.spec.get("objectives", [])]
+    return StudyResults(record.name, objectives, store.get_trials(record.id), record.spec.get("fidelity", 1.0),
+                        record.spec.get("reference_point"), record.spec)
