@@ -10,17 +10,35 @@ import numpy as np
 
 from .base import ConfigError, FlatParam, Variable, canonical_value
 
-__all__ = ["Integer", "Real", "sbx_pair"]
+__all__ = ["Integer", "Real", "polynomial_mutation", "sbx_pair"]
 
 
 def sbx_pair(x1: float, x2: float, low: float, high: float, rng: np.random.Generator,
              eta: float = 15.0) -> tuple[float, float]:
     """Simulated binary crossover of two scalars, clipped to ``[low, high]``."""
+    if rng.random() < 0.5:  # as in Deb's SBX: children are exchanged between parents at random
+        x1, x2 = x2, x1
     u = rng.random()
     beta = (2 * u) ** (1 / (eta + 1)) if u <= 0.5 else (1 / (2 * (1 - u))) ** (1 / (eta + 1))
     c1 = 0.5 * ((1 + beta) * x1 + (1 - beta) * x2)
     c2 = 0.5 * ((1 - beta) * x1 + (1 + beta) * x2)
     return min(max(c1, low), high), min(max(c2, low), high)
+
+
+def polynomial_mutation(x: float, low: float, high: float, rng: np.random.Generator, eta: float = 20.0) -> float:
+    """Deb's bounded polynomial mutation of one scalar."""
+    if high <= low:
+        return low
+    d1, d2 = (x - low) / (high - low), (high - x) / (high - low)
+    u = rng.random()
+    p = 1.0 / (eta + 1.0)
+    if u < 0.5:
+        xy = 1.0 - d1
+        delta = (2.0 * u + (1.0 - 2.0 * u) * xy ** (eta + 1.0)) ** p - 1.0
+    else:
+        xy = 1.0 - d2
+        delta = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * xy ** (eta + 1.0)) ** p
+    return min(max(x + delta * (high - low), low), high)
 
 
 class _Scalar(Variable):
@@ -64,8 +82,8 @@ class _Scalar(Variable):
 
     def mutate(self, value: Any, rng: np.random.Generator) -> Any:
         lo, hi = self._t_bounds
-        t = self._to_t(self.repair(value)) + rng.normal(0.0, 0.1 * (hi - lo))
-        return self._finish(self._from_t(min(max(t, lo), hi)))
+        t = polynomial_mutation(self._to_t(self.repair(value)), lo, hi, rng)
+        return self._finish(self._from_t(t))
 
     def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> tuple[Any, Any]:
         lo, hi = self._t_bounds
