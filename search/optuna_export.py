@@ -6,6 +6,7 @@ constraints, key and fidelity become user attributes. Run ``optuna-dashboard <ur
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ..spaces.space import Space
@@ -33,7 +34,9 @@ def export_to_optuna(results: StudyResults, url: str, study_name: str | None = N
     except KeyError:
         pass
     study = optuna.create_study(storage=url, study_name=name, directions=[o.direction for o in results.objectives])
-    study.set_metric_names([o.name for o in results.objectives])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([o.name for o in results.objectives])
     frozen = []
     for t in results.trials:
         if t.state not in (TrialState.COMPLETE, TrialState.FAILED):

@@ -1,0 +1,137 @@
+"""The ``paretoforge`` command end to end, including ``kill -9`` and ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from paretoforge.search.cli import main
+from paretoforge.search.results import load_results
+from paretoforge.search.trial import TrialState
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _study(tmp_path: Path, n: int, evaluator: dict | None = None, optimizer: str = "nsga2") -> Path:
+    spec = {
+        "name": "cli-test",
+        "seed": 7,
+        "space": {"variables": [{"name": "x", "kind": "real", "low": 0, "high": 1},
+                                {"name": "y", "kind": "ordinal", "choices": [0.0, 0.1, 0.2, 0.4]}]},
+        "evaluator": {"factory": "_cli_helpers:make_gate", **(evaluator or {})},
+        "objectives": [{"name": "f1"}, {"name": "f2"}],
+        "optimizer": {"name": optimizer, "population_size": 6} if optimizer == "nsga2" else {"name": optimizer},
+        "budget": {"evaluations": n},
+        "output": str(tmp_path / "out"),
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_run_show_plot_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, 30)
+    assert main(["run", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "30 completed" in out and "knee" in out
+    for name in ("front.png", "export.yaml", "front.txt", "cli-test.db"):
+        assert (tmp_path / "out" / name).is_file()
+    assert (tmp_path / "out" / "front.png").read_bytes()[:4] == b"\x89PNG"
+    exported = yaml.safe_load((tmp_path / "out" / "export.yaml").read_text())
+    assert exported["study"] == "cli-test" and exported["configurations"]
+    assert sum(c["knee"] for c in exported["configurations"]) == 1
+    first = exported["configurations"][0]
+    assert set(first) >= {"config", "metrics", "trial", "key", "provenance"}
+
+    assert main(["show", str(path)]) == 0
+    assert "trial" in capsys.readouterr().out
+    png = tmp_path / "p.png"
+    assert main(["plot", str(path), "-o", str(png)]) == 0 and png.is_file()
+    js = tmp_path / "knee.json"
+    assert main(["export", str(path), "--select", "knee", "-o", str(js)]) == 0
+    assert len(json.loads(js.read_text())["configurations"]) == 1
+
+    # a second run without --resume refuses to mix studies; --resume extends the budget
+    assert main(["run", str(path), "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    spec = yaml.safe_load(path.read_text())
+    spec["budget"]["evaluations"] = 40
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress", "--resume"]) == 0
+    res = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}")
+    assert res.counts()["complete"] == 40
+    assert len({t.key for t in res.trials}) == 40
+
+
+def test_optuna_export(tmp_path: Path) -> None:
+    import optuna
+
+    path = _study(tmp_path, 12, optimizer="random")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    assert main(["optuna-export", str(path), "--to", url]) == 0
+    study = optuna.load_study(study_name="cli-test", storage=url)
+    assert len(study.trials) == 12 and len(study.best_trials) >= 1
+    assert all("key" in t.user_attrs for t in study.trials)
+
+
+def test_bad_study_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: a\nproblem: {name: zdt1}\nbudget: {evaluations: 0}\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "budget.evaluations" in err
+
+
+def test_kill_9_then_resume(tmp_path: Path) -> None:
+    """``kill -9`` of a running ``paretoforge run`` loses no completed evaluation; ``--resume``
+    ends with exactly the requested count, and only the in-flight evaluation runs again."""
+    marker, gate, log = tmp_path / "marker", tmp_path / "gate", tmp_path / "evals.log"
+    n, stop_after = 24, 13
+    path = _study(tmp_path, n, {"marker": str(marker), "gate": str(gate), "stop_after": stop_after,
+                                "log": str(log)})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    cli = [sys.executable, "-c", "import sys; from paretoforge.search.cli import main; sys.exit(main(sys.argv[1:]))"]
+    proc = subprocess.Popen([*cli, "run", str(path), "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the study never reached the kill point"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    db = f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}"
+    before = load_results(db)
+    done_before = {t.number: (t.key, t.metrics) for t in before.trials if t.state == TrialState.COMPLETE}
+    assert len(done_before) == stop_after
+    assert [t.state for t in before.trials].count(TrialState.RUNNING) == 1
+
+    # resume without the gate: evaluations go through
+    spec = yaml.safe_load(path.read_text())
+    spec["evaluator"] = {"factory": "_cli_helpers:make_gate", "log": str(log)}
+    path.write_text(yaml.safe_dump(spec))
+    subprocess.run([*cli, "run", str(path), "--no-progress", "--resume"], env=env, check=True,
+                   capture_output=True)
+    after = load_results(db)
+    complete = [t for t in after.trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == n
+    assert len({t.key for t in complete}) == n
+    for number, (key, metrics) in done_before.items():
+        t = next(t for t in after.trials if t.number == number)
+        assert t.state == TrialState.COMPLETE and (t.key, t.metrics) == (key, metrics)
+    interrupted = [t for t in after.trials if t.state == TrialState.INTERRUPTED]
+    assert len(interrupted) == 1 and interrupted[0].key in {t.key for t in complete}
+    # evaluations actually run: n completed + the one killed in flight, nothing else twice
+    lines = log.read_text().splitlines()
+    assert len(lines) == n + 1
+    assert Counter(lines_key.split(" ", 1)[1] for lines_key in lines).most_common(1)[0][1] == 2

@@ -1,0 +1,92 @@
+"""YAML studies: the schema, and errors that name the file, the key, the value and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paretoforge.search.spec import SpecError, StudySpec, load_spec
+
+GOOD = """
+name: t
+seed: 3
+space:
+  variables:
+    - {name: x, kind: real, low: 0, high: 1}
+    - {name: k, kind: sequence, length: 3, choices: [2, 4, 8], ordered: true}
+evaluator: {factory: "_cli_helpers:make_gate"}
+objectives: [{name: f1}, {name: f2, direction: minimize}]
+optimizer: {name: random}
+budget: {evaluations: 5}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "study.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_good_spec_parses(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD))
+    assert spec.name == "t" and spec.seed == 3 and spec.budget == {"evaluations": 5}
+    assert spec.optimizer == {"name": "random"}
+
+
+def test_same_schema_from_python() -> None:
+    import yaml
+
+    a = StudySpec.from_dict(yaml.safe_load(GOOD))
+    assert a.space == yaml.safe_load(GOOD)["space"] and a.source == "<dict>"
+
+
+@pytest.mark.parametrize(
+    "edit, key, allowed",
+    [
+        (lambda t: t + "colour: red\n", "colour", "allowed keys"),
+        (lambda t: t.replace("name: random", "name: nsgaa"), "optimizer.name", "nsga2"),
+        (lambda t: t.replace("budget: {evaluations: 5}", "budget: {evaluations: -1}"), "budget.evaluations",
+         "integer >= 1"),
+        (lambda t: t.replace("budget: {evaluations: 5}", "budget: {trials: 5}"), "budget", "evaluations"),
+        (lambda t: t.replace("seed: 3", "seed: three"), "seed", "integer"),
+        (lambda t: t.replace("direction: minimize", "direction: down"), "objectives[1].direction", "maximize"),
+        (lambda t: t.replace("name: t\n", ""), "name", "study name"),
+    ],
+)
+def test_schema_errors_name_file_key_and_allowed(tmp_path: Path, edit, key: str, allowed: str) -> None:
+    path = write(tmp_path, edit(GOOD))
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    msg = str(info.value)
+    assert str(path) in msg and key in msg and allowed in msg
+
+
+def test_bad_variable_is_reported_at_build(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("kind: real", "kind: reel"))
+    with pytest.raises(SpecError) as info:
+        load_spec(path).build(output=str(tmp_path / "out"))
+    msg = str(info.value)
+    assert str(path) in msg and "space.variables[0]" in msg and "reel" in msg and "real" in msg
+
+
+def test_bad_optimizer_setting_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("name: random}", "name: nsga2, populaton_size: 4}"))
+    with pytest.raises(SpecError) as info:
+        load_spec(path).build(output=str(tmp_path / "out"))
+    assert "optimizer" in str(info.value) and "populaton_size" in str(info.value)
+
+
+def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(write(tmp_path, "name: [unclosed\n"))
+    with pytest.raises(SpecError, match="no such study file"):
+        load_spec(tmp_path / "nope.yaml")
+    with pytest.raises(SpecError, match="missing key 'evaluator'"):
+        load_spec(write(tmp_path, "name: a\nspace: {variables: []}\nobjectives: [a]\nbudget: {evaluations: 1}\n"))
+
+
+def test_unknown_problem_lists_allowed(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, "name: a\nproblem: {name: zdt9}\nbudget: {evaluations: 3}\n"))
+    assert "problem.name" in str(info.value) and "zdt1" in str(info.value)
