@@ -20,3 +20,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_cmd in ci
     study = main_cmd.split("paretoforge run ")[1].split()[0]
     assert (ROOT / study).is_file()
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch, capsys) -> None:
+    readme = (ROOT / "README.md").read_text()
+    snippets = [p.split("```")[0] for p in readme.split("```python\n")[1:]]
+    assert len(snippets) >= 2
+    monkeypatch.chdir(tmp_path)
+    for code in snippets:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out.split()
+    assert float(out[0]) > 0.5  # hypervolume ratio of the NAS-Bench-201 example
+    assert (tmp_path / "nb201.db").is_file() and (tmp_path / "bits.db").is_file()
