@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nstudy '{study.name}': {counts['complete']} completed, {counts['failed']} failed, "
           f"{counts['interrupted']} interrupted evaluations in {url}")
     if results.pareto_trials():
-        print(f"hypervolume: {results.hypervolume():.6g} (reference point {results.get_reference_point().tolist()})")
+        print(f"hypervolume: {results.hypervolume():.6g} (reference point {(results.get_reference_point() * results.signs).tolist()})")
     print(front_table(results))
     for p in _write_outputs(results, out, url):
         print(f"wrote {p}")

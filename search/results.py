@@ -64,7 +64,8 @@ class StudyResults:
         return front[knee_point(self.minimized(front))] if front else None
 
     def get_reference_point(self) -> np.ndarray:
-        """Reference point in minimisation form: the given one, or nadir + 10% of the front."""
+        """Reference point in minimisation form (each objective times its sign): the study's
+        own, or the front's nadir + 10% of its range."""
         if self.reference_point is not None:
             return self.reference_point * self.signs
         front = self.pareto_trials()
@@ -72,20 +73,27 @@ class StudyResults:
             raise ValueError(f"study '{self.name}' has no feasible completed trial yet")
         return infer_reference_point(self.minimized(front))
 
+    def _ref(self, reference_point: Sequence[float] | None) -> np.ndarray:
+        if reference_point is None:
+            return self.get_reference_point()
+        return np.asarray(reference_point, dtype=float) * self.signs
+
     def hypervolume(self, reference_point: Sequence[float] | None = None) -> float:
+        """Hypervolume of the feasible front. ``reference_point`` is in the objectives' own units
+        and directions (like the study's), default: the study's or an inferred one."""
         front = self.pareto_trials()
         if not front:
             return 0.0
-        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
-        return hypervolume(self.minimized(front), ref)
+        return hypervolume(self.minimized(front), self._ref(reference_point))
 
     def hypervolume_history(self, reference_point: Sequence[float] | None = None) -> np.ndarray:
-        """Hypervolume after each completed evaluation, in trial order."""
+        """Hypervolume after each completed evaluation, in trial order (reference point as in
+        :meth:`hypervolume`)."""
         done = self.completed()
         if not done or not self.pareto_trials():
             return np.zeros(len(done))
-        ref = self.get_reference_point() if reference_point is None else np.asarray(reference_point, dtype=float)
-        return hypervolume_history(self.minimized(done), ref, [self.violation(t) for t in done])
+        return hypervolume_history(self.minimized(done), self._ref(reference_point),
+                                   [self.violation(t) for t in done])
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in TrialState}

@@ -127,16 +127,21 @@ class Study:
 
     # -- the loop ---------------------------------------------------------------------------
     def optimize(self, n_evaluations: int | None = None, timeout: float | None = None,
-                 callbacks: Sequence[Callback] = (), max_failures: int | None = None) -> Study:
+                 callbacks: Sequence[Callback] = (), max_failures: int | None = None,
+                 max_repeats: int = 500) -> Study:
         """Run until ``n_evaluations`` completed evaluations (counting those already stored that
-        the optimizer reaches on replay) or ``timeout`` seconds, whichever comes first."""
+        the optimizer reaches on replay) or ``timeout`` seconds, whichever comes first.
+
+        Stops early after ``max_failures`` failed evaluations, when every configuration of a
+        finite space has been evaluated, or when the optimizer proposes only configurations
+        already evaluated for ``max_repeats`` batches in a row (beyond a replay)."""
         if n_evaluations is None and timeout is None:
             raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
         max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 100)
         reached: set[tuple[str, float]] = set()
         failures = 0
         t0 = time.monotonic()
-        stale, stale_limit = 0, len(self._results) + 50
+        stale, stale_limit = 0, len(self._results) + max_repeats
         space_size = self.space.cardinality
         while True:
             if n_evaluations is not None and len(reached) >= n_evaluations:

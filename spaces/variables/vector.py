@@ -13,6 +13,9 @@ from .numeric import sbx_pair
 
 __all__ = ["RealVector"]
 
+# canonical values keep 12 significant digits, so a normalised vector's sum is off by < 1e-11
+_SIMPLEX_TOL = 1e-9
+
 
 class RealVector(Variable):
     """``length`` reals in ``[low, high]``. With ``simplex=True`` the entries are non-negative
@@ -40,6 +43,8 @@ class RealVector(Variable):
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
             raise self._error(f"value {value!r} is not a list of numbers") from None
+        if arr.ndim != 1:
+            raise self._error(f"value {value!r} is not a flat list of {self.length} numbers")
         if not np.isfinite(arr).all():
             raise self._error(f"value {list(value)!r} has non-finite entries")
         return arr
@@ -51,7 +56,10 @@ class RealVector(Variable):
         arr = np.clip(arr, self.low, self.high)
         if self.simplex:
             s = arr.sum()
-            arr = arr / s if s > 0 else np.full(self.length, 1.0 / self.length)
+            # a vector already on the simplex up to the rounding of canonical values is kept as it
+            # is: renormalising it would move its last digits, so validate would not be idempotent
+            if abs(s - 1.0) > _SIMPLEX_TOL:
+                arr = arr / s if s > 0 else np.full(self.length, 1.0 / self.length)
         return arr
 
     def sample(self, rng: np.random.Generator) -> list[float]:
@@ -73,6 +81,8 @@ class RealVector(Variable):
     def mutate(self, value: Any, rng: np.random.Generator) -> list[float]:
         arr = self._array(value)
         mask = rng.random(self.length) < max(1.0 / self.length, 0.2)
+        if not mask.any():  # make sure a mutation moves
+            mask[int(rng.integers(self.length))] = True
         arr = arr + mask * rng.normal(0.0, 0.1 * (self.high - self.low), self.length)
         return self._finish(self._project(arr))
 
