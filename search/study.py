@@ -121,6 +121,7 @@ class Study:
         self._results: dict[tuple[str, float], Trial] = {
             (t.key, t.fidelity): t for t in self._trials if t.state in (TrialState.COMPLETE, TrialState.FAILED)
         }
+        self._n_full_fidelity = sum(f == self.fidelity for _, f in self._results)
         self._next_number = max((t.number for t in self._trials), default=-1) + 1
         self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
         self.n_replayed = 0
@@ -151,7 +152,7 @@ class Study:
             if failures > max_failures:
                 log.warning("study %s: stopping after %d failed evaluations", self.name, failures)
                 break
-            if space_size is not None and len(reached) >= space_size:
+            if space_size is not None and self._n_full_fidelity >= space_size:
                 log.warning("study %s: every configuration of the space has been evaluated", self.name)
                 break
             n = self.batch_size if n_evaluations is None else min(self.batch_size, n_evaluations - len(reached))
@@ -204,6 +205,7 @@ class Study:
                     self._finish(t, res)
                     self.storage.finish_trials([t])
                     self._results[(t.key, t.fidelity)] = t
+                    self._n_full_fidelity += t.fidelity == self.fidelity
         else:
             self.n_replayed += len(proposals)
         observed = [self._results[(key, fid)] for _, key, fid in proposals]

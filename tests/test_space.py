@@ -1,0 +1,315 @@
+"""Contract tests of :class:`Space`: validation, keys, budget repair, numeric views, enumeration."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from paretoforge.spaces import (
+    BudgetConstraint,
+    Categorical,
+    ChoiceSequence,
+    ConfigError,
+    FunctionConstraint,
+    Integer,
+    Ordinal,
+    Real,
+    RealVector,
+    Space,
+    Subset,
+)
+
+BITS = [2, 4, 8]
+LAYERS = 8
+BUDGET = 20
+MAX_STEP = 4  # the largest cost change of one repair step (8 -> 4 bits)
+
+
+def bits_cost(c: dict) -> float:
+    return float(sum(c["bits"]))
+
+
+def budget_space(ordered: bool = True) -> Space:
+    return Space(
+        [ChoiceSequence("bits", LAYERS, BITS, ordered=ordered), Categorical("act", ["relu", "gelu"])],
+        constraints=[BudgetConstraint("bits", BUDGET)],
+        costs={"bits": bits_cost},
+        name="quant",
+    )
+
+
+def mixed_space() -> Space:
+    return Space(
+        [
+            Categorical("act", ["relu", "gelu", "silu"]),
+            Ordinal("group", [32, 64, 128]),
+            Integer("depth", 1, 6),
+            Real("lr", 1e-4, 1e-1, log=True),
+            ChoiceSequence("wbits", 3, [2, 4, 8], ordered=True, skip=True),
+            Subset("experts", 5, k_min=1, k_max=3),
+            RealVector("mix", 3, simplex=True),
+        ],
+        name="mixed",
+    )
+
+
+def discrete_space() -> Space:
+    return Space(
+        [Categorical("act", ["relu", "gelu"]), Integer("depth", 1, 3), ChoiceSequence("w", 2, [2, 4], ordered=True),
+         Subset("e", 4, k=2)],
+        name="discrete",
+    )
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+def _n_feasible_bits() -> int:
+    return sum(1 for bits in itertools.product(BITS, repeat=LAYERS) if sum(bits) <= BUDGET)
+
+
+# -- validation ---------------------------------------------------------------------------
+def test_validate_names_missing_and_unknown_keys() -> None:
+    space = mixed_space()
+    cfg = space.sample(np.random.default_rng(0))
+    bad = dict(cfg)
+    del bad["depth"]
+    bad["dpeth"] = 3
+    with pytest.raises(ConfigError) as info:
+        space.validate(bad)
+    msg = str(info.value)
+    assert "missing ['depth']" in msg and "unknown ['dpeth']" in msg and "'mixed'" in msg
+    for name in space.names:
+        assert name in msg  # the allowed keys are listed
+
+    only_missing = {k: v for k, v in cfg.items() if k != "lr"}
+    with pytest.raises(ConfigError, match=r"missing \['lr'\]"):
+        space.validate(only_missing)
+    with pytest.raises(ConfigError, match=r"unknown \['extra'\]"):
+        space.validate({**cfg, "extra": 1})
+    with pytest.raises(ConfigError, match="mapping"):
+        space.validate([("act", "relu")])  # type: ignore[arg-type]
+
+
+def test_validate_names_the_bad_variable_and_returns_canonical_form() -> None:
+    space = mixed_space()
+    cfg = space.sample(np.random.default_rng(1))
+    with pytest.raises(ConfigError, match="'depth'"):
+        space.validate({**cfg, "depth": 99})
+    with pytest.raises(ConfigError, match="'wbits'"):
+        space.validate({**cfg, "wbits": [2, 4, 3]})
+    noisy = {**cfg, "wbits": tuple(cfg["wbits"]), "lr": cfg["lr"] * (1 + 1e-15), "depth": float(cfg["depth"]),
+             "experts": list(reversed(cfg["experts"]))}
+    canon = space.validate(noisy)
+    assert canon == cfg
+    assert list(canon) == space.names  # variable order
+    assert space.validate(canon) == canon
+
+
+def test_space_definition_errors() -> None:
+    with pytest.raises(ConfigError, match="no variables"):
+        Space([], name="empty")
+    with pytest.raises(ConfigError, match=r"repeat.*\['x'\]"):
+        Space([Real("x", 0, 1), Integer("x", 0, 3)])
+    with pytest.raises(ConfigError, match="'size'"):
+        Space([Real("x", 0, 1)], constraints=[BudgetConstraint("size", 3.0)], costs={"latency": lambda c: 1.0})
+
+
+# -- keys ---------------------------------------------------------------------------------
+def test_key_is_equal_for_equal_configs(rng: np.random.Generator) -> None:
+    space = mixed_space()
+    keys = set()
+    for _ in range(100):
+        cfg = space.sample(rng)
+        key = space.key(cfg)
+        assert isinstance(key, str) and len(key) == 20 and int(key, 16) >= 0
+        reordered = dict(reversed(list(cfg.items())))
+        assert space.key(reordered) == key
+        assert space.key(copy.deepcopy(cfg)) == key
+        assert space.key(json.loads(json.dumps(cfg))) == key  # read back from a store
+        assert space.key(space.validate(cfg)) == key
+        assert mixed_space().key(cfg) == key  # another instance of the same space
+        keys.add(key)
+    assert len(keys) == 100
+
+
+def test_key_differs_when_any_variable_differs(rng: np.random.Generator) -> None:
+    space = mixed_space()
+    for _ in range(50):
+        cfg = space.sample(rng)
+        for nb in space.neighbors(cfg):
+            assert space.key(nb) != space.key(cfg)
+
+
+# -- budget repair -------------------------------------------------------------------------
+@pytest.mark.parametrize("ordered", [True, False], ids=["ordered", "unordered"])
+def test_budget_repair_keeps_every_operator_feasible(ordered: bool, rng: np.random.Generator) -> None:
+    space = budget_space(ordered)
+    population = [space.sample(rng) for _ in range(40)]
+    results = list(population)
+    for _ in range(200):
+        a, b = population[rng.integers(len(population))], population[rng.integers(len(population))]
+        results.append(space.mutate(a, rng))
+        results.extend(space.crossover(a, b, rng))
+        results.append(space.mutate(a, rng, prob=1.0))
+    for cfg in results:
+        assert space.validate(cfg) == cfg
+        assert bits_cost(cfg) <= BUDGET and space.is_feasible(cfg)
+        assert space.constraint_values(cfg)[f"bits<={BUDGET}"] <= 0
+    # repair, not rejection to a single point: operators keep exploring the feasible set
+    distinct = {space.key(c) for c in results}
+    assert len(distinct) >= 40
+
+
+def test_budget_repair_only_lowers_bits_and_stops_at_the_budget(rng: np.random.Generator) -> None:
+    space = budget_space(ordered=True)
+    repaired_any = 0
+    for _ in range(300):
+        raw = {"bits": [int(b) for b in rng.choice(BITS, size=LAYERS)], "act": "gelu"}
+        fixed = space.repair(raw, rng)
+        assert space.is_feasible(fixed)
+        assert fixed["act"] == "gelu"
+        if bits_cost(raw) <= BUDGET:
+            assert fixed == raw  # feasible configurations are left alone
+            continue
+        repaired_any += 1
+        assert all(f <= r for f, r in zip(fixed["bits"], raw["bits"]))
+        assert BUDGET - MAX_STEP < bits_cost(fixed) <= BUDGET  # closest, not the cheapest point
+    assert repaired_any > 200
+
+
+def test_sampling_covers_the_feasible_set(rng: np.random.Generator) -> None:
+    space = budget_space()
+    seen = {json.dumps(space.sample(rng)["bits"]) for _ in range(600)}
+    assert len(seen) >= 0.8 * _n_feasible_bits()
+
+
+def test_repair_gives_up_after_bounded_rounds_on_unrepairable_constraints() -> None:
+    space = Space([Integer("x", 0, 10)], constraints=[FunctionConstraint("never", lambda c: 1.0)])
+    cfg = space.repair({"x": 15})
+    assert cfg == {"x": 10} and not space.is_feasible(cfg)
+
+
+def test_function_constraint_repair_is_used(rng: np.random.Generator) -> None:
+    space = Space([Integer("x", 0, 10)],
+                  constraints=[FunctionConstraint("even", lambda c: c["x"] % 2,
+                                                  lambda c, r: {**c, "x": c["x"] - c["x"] % 2})])
+    for _ in range(50):
+        cfg = space.sample(rng)
+        assert cfg["x"] % 2 == 0 and space.is_feasible(cfg)
+        assert space.mutate(cfg, rng)["x"] % 2 == 0
+
+
+# -- operators ------------------------------------------------------------------------------
+def test_mutate_and_crossover_produce_valid_configs(rng: np.random.Generator) -> None:
+    space = mixed_space()
+    for _ in range(200):
+        a, b = space.sample(rng), space.sample(rng)
+        a_copy = copy.deepcopy(a)
+        m = space.mutate(a, rng)
+        assert space.validate(m) == m
+        assert m != a  # every variable of this space moves when mutated
+        c1, c2 = space.crossover(a, b, rng)
+        assert space.validate(c1) == c1 and space.validate(c2) == c2
+        assert a == a_copy  # parents are not modified
+
+
+def test_neighbors_change_exactly_one_variable(rng: np.random.Generator) -> None:
+    space = budget_space()
+    cfg = space.sample(rng)
+    nbs = list(space.neighbors(cfg))
+    assert nbs
+    for nb in nbs:
+        assert sum(nb[k] != cfg[k] for k in cfg) == 1
+        assert space.validate(nb) == nb
+    assert any(nb["act"] != cfg["act"] for nb in nbs)
+
+
+# -- numeric views --------------------------------------------------------------------------
+def test_encode_many_shape(rng: np.random.Generator) -> None:
+    space = mixed_space()
+    configs = [space.sample(rng) for _ in range(7)]
+    X = space.encode_many(configs)
+    assert X.shape == (7, space.width)
+    assert space.width == sum(v.width for v in space.variables)
+    np.testing.assert_array_equal(X[3], space.encode(configs[3]))
+    assert space.encode_many([]).shape == (0, space.width)
+
+
+@pytest.mark.parametrize("make", [mixed_space, budget_space, discrete_space])
+def test_from_unit_gives_valid_feasible_configs(make, rng: np.random.Generator) -> None:
+    space = make()
+    assert space.unit_dim == len(space.flat_params())
+    for _ in range(100):
+        cfg = space.from_unit(rng.random(space.unit_dim), rng)
+        assert space.validate(cfg) == cfg
+        assert space.is_feasible(cfg)
+    # the corners of the cube too
+    for u in (np.zeros(space.unit_dim), np.ones(space.unit_dim)):
+        cfg = space.from_unit(u, rng)
+        assert space.validate(cfg) == cfg and space.is_feasible(cfg)
+
+
+@pytest.mark.parametrize("make", [budget_space, discrete_space])
+def test_to_unit_from_unit_round_trip_discrete(make, rng: np.random.Generator) -> None:
+    space = make()
+    for _ in range(100):
+        cfg = space.sample(rng)
+        u = space.to_unit(cfg)
+        assert u.shape == (space.unit_dim,) and np.all((u >= 0) & (u <= 1))
+        assert space.key(space.from_unit(u)) == space.key(cfg)
+        assert space.key(space.from_flat(space.to_flat(cfg))) == space.key(cfg)
+
+
+def test_to_unit_from_unit_round_trip_mixed(rng: np.random.Generator) -> None:
+    space = mixed_space()
+    for _ in range(100):
+        cfg = space.sample(rng)
+        back = space.from_unit(space.to_unit(cfg))
+        for name in ("act", "group", "depth", "wbits", "experts"):
+            assert back[name] == cfg[name]
+        assert back["lr"] == pytest.approx(cfg["lr"], rel=1e-9)
+        np.testing.assert_allclose(back["mix"], cfg["mix"], rtol=1e-9, atol=1e-12)
+        assert space.key(space.from_flat(space.to_flat(cfg))) == space.key(cfg)
+
+
+# -- enumeration ----------------------------------------------------------------------------
+def test_enumerate_yields_only_feasible_configs() -> None:
+    space = budget_space()
+    configs = list(space.enumerate())
+    assert len(configs) == 2 * _n_feasible_bits() == 2 * 37
+    assert len({space.key(c) for c in configs}) == len(configs)
+    for c in configs:
+        assert space.is_feasible(c) and space.validate(c) == c
+    assert space.cardinality == 2 * 3**LAYERS  # cardinality counts the unconstrained product
+
+
+def test_enumerate_without_constraints_matches_cardinality() -> None:
+    space = discrete_space()
+    configs = list(space.enumerate())
+    assert len(configs) == space.cardinality == 2 * 3 * 4 * 6
+    assert len({space.key(c) for c in configs}) == len(configs)
+
+
+def test_continuous_space_has_no_cardinality() -> None:
+    space = mixed_space()
+    assert space.cardinality is None
+    with pytest.raises(ConfigError, match="'lr'"):
+        next(space.enumerate())
+
+
+def test_costs_and_describe() -> None:
+    space = budget_space()
+    cfg = {"bits": [2] * LAYERS, "act": "relu"}
+    assert space.cost_values(cfg) == {"bits": 16.0}
+    assert space.constraint_values(cfg) == {f"bits<={BUDGET}": 16.0 - BUDGET}
+    desc = space.describe()
+    assert json.loads(json.dumps(desc)) == desc
+    assert desc["name"] == "quant" and [v["name"] for v in desc["variables"]] == ["bits", "act"]
+    assert desc["costs"] == ["bits"] and len(desc["constraints"]) == 1
