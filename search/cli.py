@@ -52,6 +52,7 @@ class _Progress:
 
     def __init__(self, total: int | None, already: int, enabled: bool) -> None:
         self.bar = None
+        self.failed = 0
         self._last_hv = 0.0
         if enabled:
             from tqdm import tqdm
@@ -62,13 +63,16 @@ class _Progress:
         if self.bar is None:
             return
         n = sum(t.state.value == "complete" for t in new_trials)
-        failed = sum(t.state.value == "failed" for t in new_trials)
+        self.failed += sum(t.state.value == "failed" for t in new_trials)
         now = time.monotonic()
         if now - self._last_hv > 0.5 or (self.bar.total and self.bar.n + n >= self.bar.total):
             self._last_hv = now
             try:
                 hv = study.hypervolume()
-                self.bar.set_postfix(hv=f"{hv:.6g}", failed=failed or None, refresh=False)
+                post = {"hv": f"{hv:.6g}"}
+                if self.failed:
+                    post["failed"] = str(self.failed)
+                self.bar.set_postfix(post, refresh=False)
             except ValueError:
                 pass
         self.bar.update(n)
@@ -123,7 +127,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nstudy '{study.name}': {counts['complete']} completed, {counts['failed']} failed, "
           f"{counts['interrupted']} interrupted evaluations in {url}")
     if results.pareto_trials():
-        print(f"hypervolume: {results.hypervolume():.6g} (reference point {(results.get_reference_point() * results.signs).tolist()})")
+        ref = (results.get_reference_point() * results.signs).tolist()
+        line = f"hypervolume: {results.hypervolume():.6g} (reference point {[float(f'{x:.6g}') for x in ref]})"
+        if spec.problem is not None and not spec.objectives and spec.reference_point is None:
+            from .plugins import PROBLEMS
+
+            opts = dict(spec.problem)
+            problem = PROBLEMS.get(opts.pop("name"))(**opts)
+            line += f"; {results.hypervolume() / problem.best_hypervolume:.4f} of the best front's"
+        print(line)
     print(front_table(results))
     for p in _write_outputs(results, out, url):
         print(f"wrote {p}")
