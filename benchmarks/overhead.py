@@ -251,6 +251,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "versions": {p: _version(p) for p in ("paretoforge", "optuna", "torch", "numpy", "sqlalchemy")},
     }
 
@@ -292,8 +293,8 @@ def print_report(info: dict[str, Any], args: argparse.Namespace, rows: list[dict
               f"{span:>17} {timed:>6} {ratio:>11}")
     print()
     if any(r["timed"] < args.window for r in rows):
-        print(f"* fewer than the window of {args.window} trials were timed (Optuna time cap); the per-trial time is "
-              "the mean over those")
+        print(f"* fewer than the window of {args.window} trials were timed (Optuna time cap; 'timed' is the least "
+              "over repeats); the per-trial time is the mean over the trials timed")
     print("ratio = median ms/trial of the row / paretoforge nsga2 with the same storage and N")
     print()
     print("Optuna / paretoforge (same storage and N; ratio of medians):")
@@ -312,6 +313,9 @@ def print_report(info: dict[str, Any], args: argparse.Namespace, rows: list[dict
         print()
         print(f"target: paretoforge with the SQLite store at N={n_max}: worst median {worst:.3f} ms/trial "
               f"(target <= 1 ms{'' if n_max == 10000 else ', stated for N=10000'}): {verdict}")
+    if info.get("loadavg_start") is not None:
+        print(f"load average (1/5/15 min) at start {' '.join(f'{x:.2f}' for x in info['loadavg_start'])}, "
+              f"at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"total wall time {wall:.0f} s")
 
 

@@ -121,6 +121,8 @@ class Study:
         self._results: dict[tuple[str, float], Trial] = {
             (t.key, t.fidelity): t for t in self._trials if t.state in (TrialState.COMPLETE, TrialState.FAILED)
         }
+        self._reached: set[tuple[str, float]] = set()
+        self._failed: set[tuple[str, float]] = set()
         self._n_full_fidelity = sum(f == self.fidelity for _, f in self._results)
         self._next_number = max((t.number for t in self._trials), default=-1) + 1
         self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
@@ -130,8 +132,9 @@ class Study:
     def optimize(self, n_evaluations: int | None = None, timeout: float | None = None,
                  callbacks: Sequence[Callback] = (), max_failures: int | None = None,
                  max_repeats: int = 500) -> Study:
-        """Run until ``n_evaluations`` completed evaluations (counting those already stored that
-        the optimizer reaches on replay) or ``timeout`` seconds, whichever comes first.
+        """Run until the study holds ``n_evaluations`` completed evaluations (a total: stored
+        ones count as the optimizer reaches them on replay, and a second call with a larger
+        number continues) or for ``timeout`` seconds, whichever comes first.
 
         Stops early after ``max_failures`` failed evaluations, when every configuration of a
         finite space has been evaluated, or when the optimizer proposes only configurations
@@ -139,8 +142,8 @@ class Study:
         if n_evaluations is None and timeout is None:
             raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
         max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 100)
-        reached: set[tuple[str, float]] = set()
-        failures = 0
+        # what this optimizer has been told, replays of stored trials included: budgets are totals
+        reached, failed = self._reached, self._failed
         t0 = time.monotonic()
         stale, stale_limit = 0, len(self._results) + max_repeats
         space_size = self.space.cardinality
@@ -149,8 +152,8 @@ class Study:
                 break
             if timeout is not None and time.monotonic() - t0 >= timeout:
                 break
-            if failures > max_failures:
-                log.warning("study %s: stopping after %d failed evaluations", self.name, failures)
+            if len(failed) > max_failures:
+                log.warning("study %s: stopping after %d failed evaluations", self.name, len(failed))
                 break
             if space_size is not None and self._n_full_fidelity >= space_size:
                 log.warning("study %s: every configuration of the space has been evaluated", self.name)
@@ -162,7 +165,7 @@ class Study:
                 break
             new_trials, observed = self._run_batch(proposals)
             reached.update((t.key, t.fidelity) for t in observed if t.state == TrialState.COMPLETE)
-            failures += sum(t.state == TrialState.FAILED for t in new_trials)
+            failed.update((t.key, t.fidelity) for t in observed if t.state == TrialState.FAILED)
             stale = 0 if new_trials else stale + 1
             if stale > stale_limit:
                 log.warning("study %s: the optimizer keeps proposing evaluated configurations; stopping", self.name)

@@ -68,6 +68,26 @@ class WrongCountEvaluator(Evaluator):
         return out[:-1] if len(out) > 1 else out
 
 
+class DyingEvaluator(Evaluator):
+    """Kills its own (worker) process when it meets ``x == die_at``."""
+
+    def __init__(self, die_at: float = 13.0) -> None:
+        self.die_at = die_at
+
+    def evaluate(self, configs: Sequence[dict], fidelity: float = 1.0) -> list[EvalResult]:
+        if any(c["x"] == self.die_at for c in configs):
+            os._exit(3)
+        return [EvalResult({"x": float(c["x"])}) for c in configs]
+
+
+class EnvEvaluator(Evaluator):
+    """Reports the worker's ``CUDA_VISIBLE_DEVICES`` and process id in ``info``."""
+
+    def evaluate(self, configs: Sequence[dict], fidelity: float = 1.0) -> list[EvalResult]:
+        env = {"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+        return [EvalResult({"x": float(c["x"])}, info=dict(env)) for c in configs]
+
+
 class BlockingEvaluator(Evaluator):
     """Evaluates :func:`mixed_metrics`, appending each configuration to ``log``; when asked for
     evaluation number ``block_at + 1`` it writes ``marker`` and waits for ``gate`` (which never

@@ -1,0 +1,167 @@
+"""Backends: one result per configuration at the right index, per-configuration fallback when a
+whole batch fails, and a study that evaluates through a pool of worker processes."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from _helpers import (
+    DyingEvaluator,
+    EchoEvaluator,
+    EnvEvaluator,
+    MixedEvaluator,
+    WrongCountEvaluator,
+    mixed_metrics,
+    mixed_space,
+)
+
+from paretoforge.evaluators.base import EvalResult, Evaluator
+from paretoforge.search import Study, TrialState
+from paretoforge.search.backends import (
+    Backend,
+    InProcessBackend,
+    ProcessPoolBackend,
+    evaluate_safely,
+    get_backend,
+)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    backend = ProcessPoolBackend(workers=2)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(params=["inprocess", "pool"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return InProcessBackend() if request.param == "inprocess" else request.getfixturevalue("pool")
+
+
+def configs(xs) -> list[dict]:
+    return [{"x": float(x), "tag": f"c{i}"} for i, x in enumerate(xs)]
+
+
+def collect(backend: Backend, evaluator: Evaluator, cfgs: list[dict], fidelity: float = 1.0) -> dict[int, EvalResult]:
+    pairs = list(backend.run(evaluator, cfgs, fidelity))
+    idx = [i for i, _ in pairs]
+    assert sorted(idx) == list(range(len(cfgs))), f"indices {idx} for {len(cfgs)} configurations"
+    return dict(pairs)
+
+
+def test_one_result_per_config_at_its_index(backend: Backend) -> None:
+    cfgs = configs([3, 1, 4, 1.5, 9, 2.6, 5])
+    results = collect(backend, EchoEvaluator(), cfgs, fidelity=0.25)
+    for i, c in enumerate(cfgs):
+        r = results[i]
+        assert r.ok and r.metrics == {"x": c["x"], "fid": 0.25}
+        assert r.duration is not None and r.duration >= 0
+        assert r.worker
+    workers = {r.worker for r in results.values()}
+    if isinstance(backend, InProcessBackend):
+        assert workers == {f"inprocess:{os.getpid()}"}
+        assert {r.info["pid"] for r in results.values()} == {os.getpid()}
+    else:
+        assert all(w.startswith("pool:") for w in workers)
+        assert os.getpid() not in {r.info["pid"] for r in results.values()}
+        assert {w.split(":")[1] for w in workers} == {str(r.info["pid"]) for r in results.values()}
+    assert list(backend.run(EchoEvaluator(), [], 1.0)) == []
+
+
+def test_a_failing_batch_falls_back_to_one_config_at_a_time(backend: Backend) -> None:
+    cfgs = configs([1, -2, 3, 4, -5, 6])
+    results = collect(backend, EchoEvaluator(), cfgs)
+    for i, c in enumerate(cfgs):
+        r = results[i]
+        if c["x"] < 0:
+            assert not r.ok and r.metrics is None
+            assert "ValueError" in r.error and f"negative x {c['x']} poisons the batch" in r.error
+        else:
+            assert r.ok and r.metrics["x"] == c["x"] and r.error is None
+        assert r.worker and r.duration is not None
+
+
+def test_a_wrong_number_of_results_is_retried_per_config(backend: Backend) -> None:
+    cfgs = configs(range(6))
+    results = collect(backend, WrongCountEvaluator(), cfgs)
+    assert all(results[i].ok and results[i].metrics["x"] == cfgs[i]["x"] for i in range(6))
+
+
+def test_evaluate_safely_reports_broken_evaluators() -> None:
+    class Empty(Evaluator):
+        def evaluate(self, configs, fidelity=1.0):
+            return []
+
+    class NotResults(Evaluator):
+        def evaluate(self, configs, fidelity=1.0):
+            return [{"x": 1.0} for _ in configs]
+
+    (r,) = evaluate_safely(Empty(), [{"x": 1.0}], 1.0, worker="w")
+    assert not r.ok and "returned 0 results for 1" in r.error and r.worker == "w"
+    rs = evaluate_safely(Empty(), configs([1, 2]), 1.0)
+    assert len(rs) == 2 and all(not r.ok and "returned 0 results" in r.error for r in rs)
+    with pytest.raises(TypeError, match="EvalResult"):
+        evaluate_safely(NotResults(), configs([1]), 1.0)
+
+
+def test_a_dead_worker_fails_its_configurations() -> None:
+    backend = ProcessPoolBackend(workers=2)
+    try:
+        cfgs = configs([1, 13, 2, 3])
+        results = collect(backend, DyingEvaluator(13.0), cfgs)
+        assert not results[1].ok and "worker failed" in results[1].error
+        for i in (0, 2, 3):  # the others either succeeded or failed with the broken pool, never lost
+            assert results[i].ok or "worker failed" in results[i].error
+    finally:
+        backend.close()
+
+
+def test_pool_workers_see_their_device() -> None:
+    backend = ProcessPoolBackend(workers=1, devices=[5])
+    try:
+        results = collect(backend, EnvEvaluator(), configs([1, 2]))
+        assert {r.info["cuda"] for r in results.values()} == {"5"}
+        assert all(r.worker.endswith(":gpu5") for r in results.values())
+    finally:
+        backend.close()
+    with pytest.raises(ValueError, match="devices"):
+        ProcessPoolBackend(workers=3, devices=[0, 1])
+
+
+def test_get_backend() -> None:
+    assert isinstance(get_backend(None), InProcessBackend)
+    assert isinstance(get_backend("inprocess"), InProcessBackend)
+    assert isinstance(get_backend({"name": "inprocess"}), InProcessBackend)
+    b = InProcessBackend()
+    assert get_backend(b) is b and b.workers == 1
+    with pytest.raises(ValueError, match=r"allowed: \['inprocess', 'pool'\]"):
+        get_backend("ray-cluster")
+
+
+def test_study_with_a_process_pool(tmp_path) -> None:
+    n = 14
+    study = Study("pooled", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="nsga2",
+                  optimizer_settings={"population_size": 6}, storage=str(tmp_path / "pool.db"),
+                  backend={"name": "pool", "workers": 2}, seed=4)
+    try:
+        assert isinstance(study.backend, ProcessPoolBackend) and study.batch_size == 2
+        study.optimize(n)
+        done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+        assert len(done) == n == len(study.trials)
+        assert max(Counter(t.key for t in study.trials).values()) == 1
+        for t in done:
+            assert t.metrics["size"] == mixed_metrics(t.config)["size"]
+            assert t.metrics["err"] == pytest.approx(mixed_metrics(t.config)["err"])
+            assert t.worker.startswith("pool:") and t.info["pid"] != os.getpid()
+        assert study.pareto_trials()
+    finally:
+        study.close()
+
+    # the backend does not change what is evaluated: the same study in-process with the same
+    # batch size proposes the same trials in the same order
+    serial = Study("serial", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="nsga2",
+                   optimizer_settings={"population_size": 6}, seed=4, batch_size=2).optimize(n)
+    assert [t.key for t in serial.trials] == [t.key for t in done]
+    assert [t.batch for t in serial.trials] == [t.batch for t in done]
