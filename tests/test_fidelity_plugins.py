@@ -86,3 +86,25 @@ def test_registered_optimizer_is_usable_by_name() -> None:
     study.optimize(n_evaluations=4)
     assert isinstance(study.optimizer, TwoFidelities)
     assert len(study.completed_trials()) + len(study.completed_trials(0.25)) >= 4
+
+
+def test_budget_is_a_total_across_calls_and_resume(tmp_path) -> None:
+    from paretoforge.spaces import Real
+
+    space = Space([Real("x", 0, 1), Real("y", 0, 1)])
+
+    class Two(Evaluator):
+        def evaluate(self, configs, fidelity=1.0):
+            return [EvalResult({"a": c["x"], "b": 1 - c["x"] + c["y"]}) for c in configs]
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = Study("total", space, Two(), ["a", "b"], optimizer="nsga2", storage=url, seed=1)
+    study.optimize(n_evaluations=10)
+    study.optimize(n_evaluations=20)
+    assert len(study.completed_trials()) == 20
+    study.close()
+    again = Study("total", space, Two(), ["a", "b"], optimizer="nsga2", storage=url, seed=1, resume=True)
+    again.optimize(n_evaluations=20)
+    assert len(again.completed_trials()) == 20 and again.n_replayed == 20
+    again.optimize(n_evaluations=25)
+    assert len(again.completed_trials()) == 25
