@@ -14,7 +14,7 @@
   else
     runas=(bash -c)
   fi
-  "${runas[@]}" "initdb -D $dir/data -U postgres -A trust >/dev/null 2>&1 && pg_ctl -D $dir/data -o '-p $port -k $dir -l $dir/log -w start >/dev/null 2>&1" || exit 0
+  "${runas[@]}" "initdb -D $dir/data -U postgres -A trust >/dev/null 2>&1 && pg_ctl -D $dir/data -o '-p $port -k $dir' -l $dir/log -w start >/dev/null 2>&1" || exit 0
   psql -h "$dir" -p "$port" -U postgres -c "create database pftest;" >/dev/null 2>&1 || exit 0
   echo "postgresql+psycopg://postgres@/pftest?host=$dir&port=$port"
 } 2>/dev/null || true
