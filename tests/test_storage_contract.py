@@ -235,7 +235,7 @@ def test_duplicate_trial_number_is_rejected(backend: Backend) -> None:
     store = backend.store
     sid = store.create_study(backend.name("dupnum"), {}).id
     store.add_trials(sid, [trial(0)])
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - each store raises its own error type
         store.add_trials(sid, [trial(0, "other")])
     # the store stays usable and unchanged
     store.add_trials(sid, [trial(1)])

@@ -7,7 +7,7 @@ on ``n_var`` reals in [0, 1]. The Pareto front is at ``g = 1`` (``x1.. = 0``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -57,7 +57,7 @@ class ZDTEvaluator(Evaluator):
         return to_results(zdt_objectives(self.kind, X), self.metrics, errors)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zdt3_front(n_points: int) -> np.ndarray:
     lengths = np.array([b - a for a, b in ZDT3_REGIONS])
     counts = np.maximum(2, np.round(n_points * lengths / lengths.sum()).astype(int))
