@@ -4,35 +4,41 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from concurrent.futures.process import BrokenProcessPool
 
 from ...evaluators.base import EvalResult, Evaluator
 from .base import Backend, Config, evaluate_safely
 
 __all__ = ["ProcessPoolBackend"]
 
+# per worker process: its name and its own copy of the evaluator, built once after the worker
+# has chosen its device, so that models load once per worker and onto the right GPU
 _WORKER_NAME = "pool"
+_EVALUATOR: Evaluator | None = None
 
 
-def _init_worker(slots: Any) -> None:
-    global _WORKER_NAME
+def _init_worker(slots: mp.Queue, evaluator_blob: bytes) -> None:
+    global _WORKER_NAME, _EVALUATOR
     device = slots.get()
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(device)
     _WORKER_NAME = f"pool:{os.getpid()}" + (f":gpu{device}" if device is not None else "")
+    _EVALUATOR = pickle.loads(evaluator_blob)
 
 
-def _work(evaluator: Evaluator, configs: list[Config], fidelity: float) -> list[EvalResult]:
-    return evaluate_safely(evaluator, configs, fidelity, _WORKER_NAME)
+def _work(configs: list[Config], fidelity: float) -> list[EvalResult]:
+    assert _EVALUATOR is not None
+    return evaluate_safely(_EVALUATOR, configs, fidelity, _WORKER_NAME)
 
 
 class ProcessPoolBackend(Backend):
-    """``workers`` processes (spawned, so CUDA is safe); with ``devices`` (e.g. ``[0, 1, 2]``)
-    each process sees one GPU through ``CUDA_VISIBLE_DEVICES``. ``devices="auto"`` uses every
-    visible GPU, or CPU workers when there is none. The batch is split evenly over the workers;
-    the evaluator is pickled to them."""
+    """``workers`` spawned processes; with ``devices`` (e.g. ``[0, 1, 2]``) each one sees one GPU
+    through ``CUDA_VISIBLE_DEVICES``. ``devices="auto"`` uses every visible GPU, or CPU workers
+    when there is none. The evaluator is pickled once and rebuilt in each worker (again only if
+    the study hands over a different evaluator); each batch is split evenly over the workers."""
 
     def __init__(self, workers: int | None = None, devices: Sequence[int] | str | None = None) -> None:
         if devices == "auto":
@@ -40,30 +46,41 @@ class ProcessPoolBackend(Backend):
                 import torch
 
                 n = torch.cuda.device_count()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - no torch or no driver: CPU workers
                 n = 0
             devices = list(range(n)) if n else None
-        devs = list(devices) if devices is not None else None
+        self.devices = list(devices) if devices is not None else None
         if workers is None:
-            workers = len(devs) if devs else max(1, (os.cpu_count() or 2) // 2)
-        if devs is not None and len(devs) < workers:
-            raise ValueError(f"ProcessPoolBackend: {workers} workers but only devices {devs}")
+            workers = len(self.devices) if self.devices else max(1, (os.cpu_count() or 2) // 2)
+        if self.devices is not None and len(self.devices) < workers:
+            raise ValueError(f"ProcessPoolBackend: {workers} workers but only devices {self.devices}")
         self.workers = int(workers)
+        self._pool: ProcessPoolExecutor | None = None
+        self._evaluator: Evaluator | None = None
+
+    def _pool_for(self, evaluator: Evaluator) -> ProcessPoolExecutor:
+        if self._pool is not None and self._evaluator is evaluator:
+            return self._pool
+        self.close()
         ctx = mp.get_context("spawn")
         slots = ctx.Queue()
         for i in range(self.workers):
-            slots.put(devs[i] if devs is not None else None)
+            slots.put(self.devices[i] if self.devices is not None else None)
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(slots,))
+                                         initargs=(slots, pickle.dumps(evaluator)))
+        self._evaluator = evaluator
+        return self._pool
 
     def run(self, evaluator: Evaluator, configs: Sequence[Config], fidelity: float) -> Iterator[tuple[int, EvalResult]]:
+        pool = self._pool_for(evaluator)
         configs = list(configs)
-        chunks: list[list[int]] = [list(range(i, len(configs), self.workers)) for i in range(self.workers)]
         futures: dict[Future, list[int]] = {}
-        for idx in chunks:
+        for w in range(self.workers):
+            idx = list(range(w, len(configs), self.workers))
             if idx:
-                futures[self._pool.submit(_work, evaluator, [configs[i] for i in idx], fidelity)] = idx
+                futures[pool.submit(_work, [configs[i] for i in idx], fidelity)] = idx
         pending = set(futures)
+        broken = False
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -71,8 +88,13 @@ class ProcessPoolBackend(Backend):
                 try:
                     results = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a dead worker fails its configurations
+                    broken = broken or isinstance(exc, BrokenProcessPool)
                     results = [EvalResult.failure(f"worker failed: {type(exc).__name__}: {exc}") for _ in idx]
                 yield from zip(idx, results)
+        if broken:  # a worker died (crash, out of memory): start a fresh pool next time
+            self.close()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._evaluator = None, None
