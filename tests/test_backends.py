@@ -110,12 +110,13 @@ def test_a_dead_worker_fails_its_configurations() -> None:
     backend = ProcessPoolBackend(workers=2)
     try:
         cfgs = configs([1, 13, 2, 3])
-        results = collect(backend, DyingEvaluator(13.0), cfgs)
+        dying = DyingEvaluator(13.0)
+        results = collect(backend, dying, cfgs)
         assert not results[1].ok and "worker failed" in results[1].error
         for i in (0, 2, 3):  # the others either succeeded or failed with the broken pool, never lost
             assert results[i].ok or "worker failed" in results[i].error
         # the backend recovers: the next batch runs on a fresh pool
-        again = collect(backend, DyingEvaluator(13.0), configs([4, 5, 6]))
+        again = collect(backend, dying, configs([4, 5, 6]))
         assert all(r.ok for r in again.values())
     finally:
         backend.close()
