@@ -12,10 +12,11 @@ What is measured
 paretoforge
     ``random`` and ``nsga2`` (population 50), with the in-memory store (``storage=None``) and
     an SQLite file in a temporary folder (the default store: WAL mode, ``synchronous=NORMAL``).
-    The study runs its real loop: ``optimize(N - window)`` untimed, then ``optimize(window)``
-    timed (``Study.optimize(n)`` runs ``n`` more evaluations on a live study). One study serves
-    every ``N`` of a repeat: it runs on to the next ``N - window`` after each window, which
-    leaves it in exactly the state a fresh run to that size would have.
+    The study runs its real loop: ``optimize(N - window)`` untimed, then ``optimize(N)`` timed
+    (``Study.optimize(n)`` budgets are totals, so the second call runs the last ``window``
+    evaluations). One study serves every ``N`` of a repeat: it runs on to the next
+    ``N - window`` after each window, which leaves it in exactly the state a fresh run to that
+    size would have.
 
 Optuna
     ``TPESampler(seed)`` and ``NSGAIISampler(seed, population_size=50)``, in memory and with
@@ -107,19 +108,16 @@ def measure_paretoforge(optimizer: str, storage: str, sizes: Sequence[int], wind
     study = _pf_study(optimizer, storage, seed, tmpdir)
     out: dict[int, dict[str, float]] = {}
     try:
-        done = 0
         for n in sorted(sizes):
-            if n - window > done:
-                study.optimize(n - window - done)
+            study.optimize(n - window)  # a total: continues from the previous N
             held = len(study.trials)
             t0 = time.perf_counter()
-            study.optimize(window)
+            study.optimize(n)
             dt = time.perf_counter() - t0
             timed = len(study.trials) - held
             if timed != window or len(study.trials) != n:
                 raise RuntimeError(f"paretoforge {optimizer}/{storage}: expected {n} trials after a window of "
                                    f"{window}, have {len(study.trials)} ({timed} in the window)")
-            done = n
             out[n] = {"per_trial_s": dt / timed, "timed": timed, "held": held}
     finally:
         study.close()

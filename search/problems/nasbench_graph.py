@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ...spaces.space import Space
 from ...spaces.variables import Categorical, ConfigError
-from ..objectives import Objective
-from ..pareto import infer_reference_point
-from ._common import TableEvaluator, front_2d
-from .base import Problem
+from .tabular import TabularProblem
 
 __all__ = ["NASBenchGraph", "available_datasets"]
 
@@ -47,13 +43,13 @@ def _op_list(dataset: str) -> list[str]:
     return list(gnn_list_proteins if dataset == "proteins" else gnn_list)
 
 
-class NASBenchGraph(Problem):
+class NASBenchGraph(TabularProblem):
     """NAS-Bench-Graph: ``link`` (0..8, an index into ``link_list``) and ``op0..op3`` (GNN ops;
     5 of them for ``proteins``, 9 otherwise); objectives ``error`` and ``latency``, minimised;
     reference point = nadir of the exact front + 10% of its range."""
 
     name = "nasbench_graph"
-    metric_names: ClassVar[tuple[str, str]] = ("error", "latency")
+    missing_entry = "has no entry in NAS-Bench-Graph (a cell whose ops are all 'skip' has no GNN layer)"
     _hashes: ClassVar[dict[tuple[str, ...], np.ndarray]] = {}
     _tables: ClassVar[dict[str, np.ndarray]] = {}
 
@@ -61,20 +57,11 @@ class NASBenchGraph(Problem):
         allowed = available_datasets()
         if dataset not in allowed:
             raise ConfigError(f"nasbench_graph: dataset {dataset!r} is not available; allowed: {allowed}")
-        t0 = time.perf_counter()
         self.dataset = dataset
         self.ops = _op_list(dataset)
-        self._space = Space([Categorical("link", list(range(9)))]
-                            + [Categorical(f"op{i}", self.ops) for i in range(N_LAYERS)],
-                            name=f"nasbench_graph-{dataset}")
-        table = self.table(dataset)
-        self._front_idx = front_2d(table)
-        self._front = table[self._front_idx]
-        self._ref = infer_reference_point(self._front, margin=0.1)
-        self.setup_seconds = time.perf_counter() - t0
-
-    def __repr__(self) -> str:
-        return f"NASBenchGraph(dataset={self.dataset!r})"
+        self._setup(Space([Categorical("link", list(range(9)))]
+                          + [Categorical(f"op{i}", self.ops) for i in range(N_LAYERS)],
+                          name=f"nasbench_graph-{dataset}"))
 
     @classmethod
     def hashes(cls, ops: list[str]) -> np.ndarray:
@@ -105,35 +92,3 @@ class NASBenchGraph(Problem):
             rows = [bench.get(h, missing) for h in cls.hashes(_op_list(dataset)).tolist()]
             cls._tables[dataset] = np.array([(1.0 - float(r["valid_perf"]), float(r["latency"])) for r in rows])
         return cls._tables[dataset]
-
-    @property
-    def space(self) -> Space:
-        return self._space
-
-    @property
-    def objectives(self) -> list[Objective]:
-        return [Objective(m, "minimize") for m in self.metric_names]
-
-    def evaluator(self) -> TableEvaluator:
-        choices = {v.name: list(v.choices) for v in self._space}  # type: ignore[attr-defined]
-        return TableEvaluator(NASBenchGraph.table, self.dataset, choices, self.metric_names,
-                              f"has no entry in NAS-Bench-Graph '{self.dataset}' "
-                              "(a cell whose ops are all 'skip' has no GNN layer)")
-
-    @property
-    def reference_point(self) -> np.ndarray:
-        return self._ref.copy()
-
-    def pareto_front(self) -> np.ndarray:
-        """The exact front: distinct non-dominated (error, latency) pairs, sorted by error."""
-        return self._front.copy()
-
-    def pareto_configs(self) -> list[dict[str, Any]]:
-        """One configuration per front point, in :meth:`pareto_front`'s order."""
-        n = len(self.ops)
-        out = []
-        for k in self._front_idx.tolist():
-            link, rest = divmod(k, n**N_LAYERS)
-            digits = [(rest // n ** (N_LAYERS - 1 - i)) % n for i in range(N_LAYERS)]
-            out.append({"link": link, **{f"op{i}": self.ops[d] for i, d in enumerate(digits)}})
-        return out
