@@ -19,6 +19,7 @@ class InMemoryStorage(Storage):
     def __init__(self) -> None:
         self._studies: dict[str, StudyRecord] = {}
         self._trials: dict[int, dict[int, Trial]] = {}
+        self._by_id: dict[int, Trial] = {}
         self._next_trial_id = 1
 
     def create_study(self, name: str, spec: dict[str, Any]) -> StudyRecord:
@@ -42,14 +43,13 @@ class InMemoryStorage(Storage):
                 raise ValueError(f"trial number {t.number} already exists in study {study_id}")
             t.id = self._next_trial_id
             self._next_trial_id += 1
-            store[t.number] = copy.deepcopy(t)
+            store[t.number] = self._by_id[t.id] = copy.deepcopy(t)
 
     def finish_trials(self, trials: Sequence[Trial]) -> None:
-        by_id = {t.id: t for s in self._trials.values() for t in s.values()}
         for t in trials:
-            if t.id not in by_id:
+            stored = self._by_id.get(t.id)  # type: ignore[arg-type]
+            if stored is None:
                 raise KeyError(f"trial id {t.id} is not stored")
-            stored = by_id[t.id]
             for f in ("state", "metrics", "constraints", "error", "worker", "started_at", "finished_at", "info"):
                 setattr(stored, f, copy.deepcopy(getattr(t, f)))
 
