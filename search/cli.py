@@ -118,8 +118,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         print(f"resuming study '{study.name}' from {url}: {already} completed evaluations stored", flush=True)
     progress = _Progress(n, already, not args.no_progress)
+    code = 0
     try:
         study.optimize(n_evaluations=n, timeout=spec.budget.get("seconds"), callbacks=[progress])
+    except KeyboardInterrupt:
+        code = 130
+        print(f"\ninterrupted: every completed evaluation is stored; continue with "
+              f"'paretoforge run {args.file} --resume'", file=sys.stderr)
     finally:
         progress.close()
     results = study.results()
@@ -140,7 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for p in _write_outputs(results, out, url):
         print(f"wrote {p}")
     study.close()
-    return 0
+    return code
 
 
 def cmd_show(args: argparse.Namespace) -> int:
