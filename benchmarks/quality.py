@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 2 seeds, budgets 20 40, zdt1 and nasbench201 only")
     ap.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--out", default="results.json", help="where to write every run and the summary")
+    ap.add_argument("--out", default=None, help="also write every run and the summary as JSON here")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.budgets, args.problems = 2, [20, 40], ["zdt1", "nasbench201"]
@@ -219,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
                             "optimizers": {o: OPTIMIZERS[o] for o in args.optimizers}, "processes": args.processes,
                             "batch_size": 1, "storage": None},
                "total_seconds": total, "summary": summary, "table": table, "runs": runs}
-    with open(args.out, "w") as fh:
-        json.dump(payload, fh, indent=1)
-    print(f"wrote {args.out}")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(payload, fh, indent=1)
+        print(f"wrote {args.out}")
     return 0
 
 
