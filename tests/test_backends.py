@@ -169,3 +169,15 @@ def test_study_with_a_process_pool(tmp_path) -> None:
                    optimizer_settings={"population_size": 6}, seed=4, batch_size=2).optimize(n)
     assert [t.key for t in serial.trials] == [t.key for t in done]
     assert [t.batch for t in serial.trials] == [t.batch for t in done]
+
+
+def test_pool_chunks_spread_over_workers() -> None:
+    with pytest.raises(ValueError, match="chunk_size"):
+        ProcessPoolBackend(workers=2, chunk_size=0)
+    backend = ProcessPoolBackend(workers=2, chunk_size=1)
+    try:
+        cfgs = configs(range(7))
+        results = collect(backend, EnvEvaluator(), cfgs)
+        assert [results[i].metrics["x"] for i in range(7)] == [float(i) for i in range(7)]
+    finally:
+        backend.close()
