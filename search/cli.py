@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts = results.counts()
     print(f"\nstudy '{study.name}': {counts['complete']} completed, {counts['failed']} failed, "
           f"{counts['interrupted']} interrupted evaluations in {url}")
+    if counts["failed"]:
+        errors = Counter((t.error or "").strip().splitlines()[0] if t.error else "" for t in results.trials
+                         if t.state.value == "failed")
+        text, k = errors.most_common(1)[0]
+        print(f"most common error ({k} of {counts['failed']} failed evaluations): {text}")
     if results.pareto_trials():
         ref = (results.get_reference_point() * results.signs).tolist()
         line = f"hypervolume: {results.hypervolume():.6g} (reference point {[float(f'{x:.6g}') for x in ref]})"

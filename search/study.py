@@ -141,7 +141,7 @@ class Study:
         already evaluated for ``max_repeats`` batches in a row (beyond a replay)."""
         if n_evaluations is None and timeout is None:
             raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
-        max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 100)
+        max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 10)
         # what this optimizer has been told, replays of stored trials included: budgets are totals
         reached, failed = self._reached, self._failed
         t0 = time.monotonic()
