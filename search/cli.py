@@ -54,7 +54,7 @@ class _Progress:
     def __init__(self, total: int | None, already: int, enabled: bool) -> None:
         self.bar = None
         self.failed = 0
-        self._last_hv = 0.0
+        self._next_hv = 0.0
         if enabled:
             from tqdm import tqdm
 
@@ -66,8 +66,7 @@ class _Progress:
         n = sum(t.state.value == "complete" for t in new_trials)
         self.failed += sum(t.state.value == "failed" for t in new_trials)
         now = time.monotonic()
-        if now - self._last_hv > 0.5 or (self.bar.total and self.bar.n + n >= self.bar.total):
-            self._last_hv = now
+        if now >= self._next_hv or (self.bar.total and self.bar.n + n >= self.bar.total):
             try:
                 hv = study.hypervolume()
                 post = {"hv": f"{hv:.6g}"}
@@ -76,6 +75,9 @@ class _Progress:
                 self.bar.set_postfix(post, refresh=False)
             except ValueError:
                 pass
+            # keep the hypervolume's share of the run small however large the study grows
+            spent = time.monotonic() - now
+            self._next_hv = time.monotonic() + max(0.5, 20 * spent)
         self.bar.update(n)
 
     def close(self) -> None:
@@ -121,7 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = _Progress(n, already, not args.no_progress)
     code = 0
     try:
-        study.optimize(n_evaluations=n, timeout=spec.budget.get("seconds"), callbacks=[progress])
+        study.optimize(n_evaluations=n, timeout=spec.budget.get("seconds"), callbacks=[progress],
+                       max_failures=spec.budget.get("max_failures"))
     except KeyboardInterrupt:
         code = 130
         print(f"\ninterrupted: every completed evaluation is stored; continue with "
@@ -151,6 +154,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for p in _write_outputs(results, out, url):
         print(f"wrote {p}")
     study.close()
+    if code == 0 and counts["complete"] == 0:
+        code = 1  # nothing usable came out: say so to scripts and CI
     return code
 
 

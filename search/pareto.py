@@ -48,16 +48,15 @@ def non_dominated(F: np.ndarray | list, violation: np.ndarray | list | None = No
 
 
 def _hv2d(F: np.ndarray, ref: np.ndarray) -> float:
+    """Exact 2-D hypervolume: sort by the first objective, running minimum of the second,
+    sum of the rectangles between consecutive first-objective values (vectorised)."""
     F = F[np.all(F < ref, axis=1)]
     if len(F) == 0:
         return 0.0
     F = F[np.lexsort((F[:, 1], F[:, 0]))]
-    hv, best_y = 0.0, ref[1]
-    for x, y in F:
-        if y < best_y:
-            hv += (ref[0] - x) * (best_y - y)
-            best_y = y
-    return float(hv)
+    best_y = np.minimum.accumulate(F[:, 1])
+    widths = np.diff(np.append(F[:, 0], ref[0]))
+    return float(np.sum(widths * (ref[1] - best_y)))
 
 
 def hypervolume(F: np.ndarray | list, ref: np.ndarray | list) -> float:

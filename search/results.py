@@ -63,19 +63,19 @@ class StudyResults:
         front = self.pareto_trials()
         return front[knee_point(self.minimized(front))] if front else None
 
-    def get_reference_point(self) -> np.ndarray:
+    def get_reference_point(self, front: Sequence[Trial] | None = None) -> np.ndarray:
         """Reference point in minimisation form (each objective times its sign): the study's
         own, or the front's nadir + 10% of its range."""
         if self.reference_point is not None:
             return self.reference_point * self.signs
-        front = self.pareto_trials()
+        front = self.pareto_trials() if front is None else front
         if not front:
             raise ValueError(f"study '{self.name}' has no feasible completed trial yet")
         return infer_reference_point(self.minimized(front))
 
-    def _ref(self, reference_point: Sequence[float] | None) -> np.ndarray:
+    def _ref(self, reference_point: Sequence[float] | None, front: Sequence[Trial] | None = None) -> np.ndarray:
         if reference_point is None:
-            return self.get_reference_point()
+            return self.get_reference_point(front)
         return np.asarray(reference_point, dtype=float) * self.signs
 
     def hypervolume(self, reference_point: Sequence[float] | None = None) -> float:
@@ -84,15 +84,16 @@ class StudyResults:
         front = self.pareto_trials()
         if not front:
             return 0.0
-        return hypervolume(self.minimized(front), self._ref(reference_point))
+        return hypervolume(self.minimized(front), self._ref(reference_point, front))
 
     def hypervolume_history(self, reference_point: Sequence[float] | None = None) -> np.ndarray:
         """Hypervolume after each completed evaluation, in trial order (reference point as in
         :meth:`hypervolume`)."""
         done = self.completed()
-        if not done or not self.pareto_trials():
+        front = self.pareto_trials()
+        if not done or not front:
             return np.zeros(len(done))
-        return hypervolume_history(self.minimized(done), self._ref(reference_point),
+        return hypervolume_history(self.minimized(done), self._ref(reference_point, front),
                                    [self.violation(t) for t in done])
 
     def counts(self) -> dict[str, int]:

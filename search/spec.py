@@ -34,9 +34,11 @@ import yaml
 
 from ..spaces.space import Space
 from ..spaces.variables import ConfigError, variable_from_spec
+from .backends import get_backend
 from .objectives import MetricConstraint, Objective
 from .optimizers import OPTIMIZERS, create_optimizer
 from .plugins import EVALUATORS, PROBLEMS, SPACES
+from .storage import get_storage
 
 __all__ = ["SpecError", "StudySpec", "load_spec"]
 
@@ -49,7 +51,7 @@ _TOP = {
     "objectives": "list of {name, direction, metric}",
     "constraints": "list of {name, metric, upper, lower}",
     "optimizer": "{name, ...settings}",
-    "budget": "{evaluations, seconds}",
+    "budget": "{evaluations, seconds, max_failures}",
     "batch_size": "positive integer",
     "fidelity": "number",
     "backend": "{name: inprocess|pool, ...}",
@@ -168,9 +170,12 @@ class StudySpec:
         if spec.optimizer.get("name") not in OPTIMIZERS:
             raise _err(source, "optimizer.name", spec.optimizer.get("name"), str(OPTIMIZERS.names()))
         spec.budget = _mapping(source, "budget", data.get("budget", {}))
-        bad = [k for k in spec.budget if k not in ("evaluations", "seconds")]
-        if bad or not spec.budget:
-            raise _err(source, "budget", data.get("budget"), "{evaluations: N and/or seconds: S}")
+        bad = [k for k in spec.budget if k not in ("evaluations", "seconds", "max_failures")]
+        if bad or not ({"evaluations", "seconds"} & set(spec.budget)):
+            raise _err(source, "budget", data.get("budget"),
+                       "{evaluations: N and/or seconds: S, optionally max_failures: F}")
+        if "max_failures" in spec.budget:
+            _int(source, "budget.max_failures", spec.budget["max_failures"], 0)
         if "evaluations" in spec.budget:
             _int(source, "budget.evaluations", spec.budget["evaluations"], 1)
         if "seconds" in spec.budget and (
@@ -184,8 +189,14 @@ class StudySpec:
                 raise _err(source, "fidelity", data["fidelity"], _TOP["fidelity"])
             spec.fidelity = float(data["fidelity"])
         spec.backend = _mapping(source, "backend", data.get("backend", {"name": "inprocess"}))
-        if spec.backend.get("name", "inprocess") not in ("inprocess", "pool", "process_pool"):
-            raise _err(source, "backend.name", spec.backend.get("name"), "inprocess, pool")
+        backend_keys = {"inprocess": {"name"}, "pool": {"name", "workers", "devices", "chunk_size"}}
+        backend_keys["process_pool"] = backend_keys["pool"]
+        bname = spec.backend.get("name", "inprocess")
+        if bname not in backend_keys:
+            raise _err(source, "backend.name", bname, "inprocess, pool")
+        bad = sorted(set(spec.backend) - backend_keys[bname])
+        if bad:
+            raise _err(source, "backend", bad, f"keys {sorted(backend_keys[bname])} for backend '{bname}'")
         for key in ("storage", "output"):
             if key in data and not isinstance(data[key], str):
                 raise _err(source, key, data[key], _TOP[key])
@@ -228,7 +239,10 @@ class StudySpec:
         factory = SPACES.get(name) if name in SPACES else None
         if factory is None:
             raise _err(self.source, "space.name", name, f"{SPACES.names()} or give 'variables'")
-        return factory(**opts)
+        try:
+            return factory(**opts)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{self.source}: key 'space': {exc}") from None
 
     def _evaluator(self) -> Any:
         assert self.evaluator is not None
@@ -284,9 +298,21 @@ class StudySpec:
             spec_record["reference_point"] = reference_point
         if self.problem is not None:
             spec_record["problem"] = self.problem
+        if reference_point is not None and len(reference_point) != len(objectives):
+            raise _err(self.source, "reference_point", reference_point,
+                       f"a list of {len(objectives)} numbers, one per objective {[o.name for o in objectives]}")
+        url = storage or self.storage_url(out_dir)
+        try:
+            store = get_storage(url)
+        except Exception as exc:  # noqa: BLE001 - any driver error: name the key
+            raise SpecError(f"{self.source}: key 'storage': cannot open {url}: {type(exc).__name__}: {exc}") from None
+        try:
+            backend = get_backend(self.backend)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{self.source}: key 'backend': {exc}") from None
         return Study(
             self.name, space, evaluator, objectives, optimizer=optimizer, constraints=constraints,
-            storage=storage or self.storage_url(out_dir), backend=self.backend, seed=self.seed,
+            storage=store, backend=backend, seed=self.seed,
             batch_size=self.batch_size, fidelity=self.fidelity, reference_point=reference_point, resume=resume,
             spec=spec_record,
         )

@@ -10,6 +10,7 @@ study died are run again.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -33,6 +34,17 @@ __all__ = ["Study"]
 log = logging.getLogger("paretoforge")
 
 Callback = Callable[["Study", Sequence[Trial]], None]
+
+
+def _json_default(x: Any) -> Any:
+    if hasattr(x, "tolist"):  # numpy scalars and arrays, torch tensors
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} value {x!r}")
+
+
+def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` as plain JSON types (numpy and torch values converted), or TypeError."""
+    return json.loads(json.dumps(info, default=_json_default))
 
 
 class Study:
@@ -218,15 +230,25 @@ class Study:
     def _finish(self, trial: Trial, res: EvalResult) -> None:
         trial.finished_at = time.time()
         trial.worker = res.worker
-        trial.info = dict(res.info or {})
         if res.duration is not None:
             trial.started_at = trial.finished_at - res.duration
         error = res.error
+        try:
+            trial.info = _jsonable(dict(res.info or {}))
+        except (TypeError, ValueError) as exc:
+            trial.info = {}
+            error = error or f"the evaluator's info is not JSON-able: {exc}"
         metrics: dict[str, float] = {}
+        cons: dict[str, float] = {}
         if error is None:
-            error = check_metrics(res.metrics, [o.source for o in self.objectives])
-            if error is None:
-                metrics = {**self.space.cost_values(trial.config), **{k: float(v) for k, v in res.metrics.items()}}
+            error = check_metrics(res.metrics)
+        if error is None:
+            # costs of the space (size, bits...) are known without evaluation; measured metrics win
+            metrics = {**self.space.cost_values(trial.config), **{k: float(v) for k, v in res.metrics.items()}}
+            missing = [o.source for o in self.objectives if o.source not in metrics]
+            if missing:
+                error = (f"objective metric(s) {missing} are neither in the evaluator's result "
+                         f"{sorted(res.metrics)} nor among the space's costs {sorted(self.space.costs)}")
         if error is None:
             try:
                 cons = self.space.constraint_values(trial.config)
@@ -239,7 +261,8 @@ class Study:
             # keep what was measured for diagnosis, but the trial is failed and never told as good
             raw = res.metrics if isinstance(res.metrics, dict) else {}
             trial.state, trial.error = TrialState.FAILED, error
-            trial.metrics = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float))}
+            trial.metrics = {k: float(v) for k, v in raw.items()
+                             if isinstance(v, (int, float)) and not isinstance(v, bool)}
             return
         trial.state, trial.metrics, trial.constraints = TrialState.COMPLETE, metrics, cons
 

@@ -135,3 +135,14 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     lines = log.read_text().splitlines()
     assert len(lines) == n + 1
     assert Counter(lines_key.split(" ", 1)[1] for lines_key in lines).most_common(1)[0][1] == 2
+
+
+def test_all_failed_run_exits_non_zero_and_names_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, 5)
+    spec = yaml.safe_load(path.read_text())
+    spec["objectives"] = [{"name": "f1"}, {"name": "f3"}]  # f3 is measured nowhere
+    spec["budget"] = {"evaluations": 5, "max_failures": 3}
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "0 completed, 4 failed" in out and "most common error" in out and "'f3'" in out

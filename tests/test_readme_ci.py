@@ -29,6 +29,8 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     for code in snippets:
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    out = capsys.readouterr().out.split()
-    assert float(out[0]) > 0.5  # hypervolume ratio of the NAS-Bench-201 example
+    lines = capsys.readouterr().out.splitlines()
+    assert float(lines[0]) > 0.5  # hypervolume ratio of the NAS-Bench-201 example
+    front = [line.split() for line in lines[1:]]  # the bit-width example: size, error, bits
+    assert len(front) >= 3 and all(float(size) <= 60 for size, *_ in front)
     assert (tmp_path / "nb201.db").is_file() and (tmp_path / "bits.db").is_file()

@@ -90,3 +90,17 @@ def test_unknown_problem_lists_allowed(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(write(tmp_path, "name: a\nproblem: {name: zdt9}\nbudget: {evaluations: 3}\n"))
     assert "problem.name" in str(info.value) and "zdt1" in str(info.value)
+
+
+def test_backend_storage_and_reference_point_errors(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, GOOD + "backend: {name: pool, worker: 2}\n"))
+    assert "backend" in str(info.value) and "workers" in str(info.value)
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, GOOD + "reference_point: [1.0]\n")).build(output=str(tmp_path / "o"))
+    assert "reference_point" in str(info.value) and "2 numbers" in str(info.value) and "study.yaml" in str(info.value)
+    with pytest.raises(SpecError) as info:
+        load_spec(write(tmp_path, GOOD + "storage: nosuchdriver://x\n")).build(output=str(tmp_path / "o"))
+    assert "key 'storage'" in str(info.value) and "study.yaml" in str(info.value)
+    spec = load_spec(write(tmp_path, GOOD.replace("budget: {evaluations: 5}", "budget: {evaluations: 5, max_failures: 2}")))
+    assert spec.budget["max_failures"] == 2

@@ -73,7 +73,9 @@ class FlatParam:
     def to_unit(self, value: Any) -> float:
         """Inverse of :meth:`from_unit` (the centre of the value's cell for categorical ones)."""
         if self.kind == "cat":
-            return (self.choices.index(value) + 0.5) / len(self.choices)
+            v = canonical_value(value)
+            i = next(k for k, c in enumerate(self.choices) if c == v and isinstance(c, bool) == isinstance(v, bool))
+            return (i + 0.5) / len(self.choices)
         if self.high == self.low:
             return 0.5
         if self.log:

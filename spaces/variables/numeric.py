@@ -153,8 +153,12 @@ class Real(_Scalar):
     kind = "real"
 
     def __init__(self, name: str, low: float, high: float, log: bool = False) -> None:
-        super().__init__(name, float(low) if isinstance(low, (int, float)) and not isinstance(low, bool) else low,
-                         float(high) if isinstance(high, (int, float)) and not isinstance(high, bool) else high, log)
+        # bounds in canonical form (12 significant digits), so that rounding a value inside the
+        # bounds to its canonical form (monotone) can never leave them
+        def canon(x: Any) -> Any:
+            return canonical_value(float(x)) if isinstance(x, (int, float)) and not isinstance(x, bool) else x
+
+        super().__init__(name, canon(low), canon(high), log)
 
     def _finish(self, x: float) -> float:
         return canonical_value(min(max(float(x), self.low), self.high))

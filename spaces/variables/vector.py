@@ -32,7 +32,9 @@ class RealVector(Variable):
             low, high = 0.0, 1.0
         if not float(low) < float(high):
             raise ConfigError(f"variable '{name}': 'low' ({low}) must be < 'high' ({high})")
-        self.length, self.low, self.high, self.simplex = length, float(low), float(high), bool(simplex)
+        # canonical bounds: rounding an entry inside them to 12 significant digits stays inside
+        self.low, self.high = canonical_value(float(low)), canonical_value(float(high))
+        self.length, self.simplex = length, bool(simplex)
 
     def _array(self, value: Any) -> np.ndarray:
         if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
