@@ -70,6 +70,7 @@ class _Progress:
             try:
                 hv = study.hypervolume()
                 post = {"hv": f"{hv:.6g}"}
+                post.update({k: str(v) for k, v in study.optimizer.state().items() if k != "name"})
                 if self.failed:
                     post["failed"] = str(self.failed)
                 self.bar.set_postfix(post, refresh=False)

@@ -47,7 +47,8 @@ class Optimizer(ABC):
         """Outcomes of earlier proposals (in any order, failed ones with ``values=None``)."""
 
     def state(self) -> dict[str, Any]:
-        """A JSON-able summary for logs and progress output."""
+        """A small JSON-able summary (generation, predictor quality...) shown next to the progress
+        bar of ``paretoforge run``."""
         return {"name": self.name}
 
     def close(self) -> None:
