@@ -234,7 +234,10 @@ class StudySpec:
                     variables.append(variable_from_spec(v))
                 except ConfigError as exc:
                     raise SpecError(f"{self.source}: key 'space.variables[{i}]': {exc}") from None
-            return Space(variables, name=opts.get("name", self.name))
+            try:
+                return Space(variables, name=opts.get("name", self.name))
+            except ConfigError as exc:
+                raise SpecError(f"{self.source}: key 'space.variables': {exc}") from None
         name = opts.pop("name", None)
         factory = SPACES.get(name) if name in SPACES else None
         if factory is None:

@@ -104,3 +104,10 @@ def test_backend_storage_and_reference_point_errors(tmp_path: Path) -> None:
     assert "key 'storage'" in str(info.value) and "study.yaml" in str(info.value)
     spec = load_spec(write(tmp_path, GOOD.replace("budget: {evaluations: 5}", "budget: {evaluations: 5, max_failures: 2}")))
     assert spec.budget["max_failures"] == 2
+
+
+def test_repeated_variable_names_name_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("{name: k, kind: sequence", "{name: x, kind: sequence"))
+    with pytest.raises(SpecError) as info:
+        load_spec(path).build(output=str(tmp_path / "o"))
+    assert str(path) in str(info.value) and "space.variables" in str(info.value) and "repeat" in str(info.value)
