@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     code = 0
     try:
         study.optimize(n_evaluations=n, timeout=spec.budget.get("seconds"), callbacks=[progress],
-                       max_failures=spec.budget.get("max_failures"))
+                       max_failures=spec.budget.get("max_failures"), asynchronous=spec.asynchronous)
     except KeyboardInterrupt:
         code = 130
         print(f"\ninterrupted: every completed evaluation is stored; continue with "

@@ -13,6 +13,7 @@
     optimizer: {name: nsga2, population_size: 20}
     budget: {evaluations: 200, seconds: 3600}
     batch_size: 1
+    asynchronous: false              # true: keep batch_size evaluations in flight (uneven costs)
     fidelity: 1.0
     backend: {name: inprocess}       # or {name: pool, workers: 2, devices: auto}
     storage: sqlite:///runs/zdt1.db  # default: <output dir>/<name>.db
@@ -53,6 +54,7 @@ _TOP = {
     "optimizer": "{name, ...settings}",
     "budget": "{evaluations, seconds, max_failures}",
     "batch_size": "positive integer",
+    "asynchronous": "true or false: keep batch_size evaluations in flight",
     "fidelity": "number",
     "backend": "{name: inprocess|pool, ...}",
     "storage": "database URL or file path",
@@ -110,6 +112,7 @@ class StudySpec:
     optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "nsga2"})
     budget: dict[str, Any] = field(default_factory=dict)
     batch_size: int | None = None
+    asynchronous: bool = False
     fidelity: float = 1.0
     backend: dict[str, Any] = field(default_factory=lambda: {"name": "inprocess"})
     storage: str | None = None
@@ -184,6 +187,10 @@ class StudySpec:
             raise _err(source, "budget.seconds", spec.budget["seconds"], "a positive number")
         if "batch_size" in data:
             spec.batch_size = _int(source, "batch_size", data["batch_size"], 1)
+        if "asynchronous" in data:
+            if not isinstance(data["asynchronous"], bool):
+                raise _err(source, "asynchronous", data["asynchronous"], "true, false")
+            spec.asynchronous = data["asynchronous"]
         if "fidelity" in data:
             if isinstance(data["fidelity"], bool) or not isinstance(data["fidelity"], (int, float)):
                 raise _err(source, "fidelity", data["fidelity"], _TOP["fidelity"])

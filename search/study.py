@@ -143,17 +143,25 @@ class Study:
     # -- the loop ---------------------------------------------------------------------------
     def optimize(self, n_evaluations: int | None = None, timeout: float | None = None,
                  callbacks: Sequence[Callback] = (), max_failures: int | None = None,
-                 max_repeats: int = 500) -> Study:
+                 max_repeats: int = 500, asynchronous: bool = False) -> Study:
         """Run until the study holds ``n_evaluations`` completed evaluations (a total: stored
         ones count as the optimizer reaches them on replay, and a second call with a larger
         number continues) or for ``timeout`` seconds, whichever comes first.
 
         Stops early after ``max_failures`` failed evaluations, when every configuration of a
         finite space has been evaluated, or when the optimizer proposes only configurations
-        already evaluated for ``max_repeats`` batches in a row (beyond a replay)."""
+        already evaluated for ``max_repeats`` batches in a row (beyond a replay).
+
+        ``asynchronous=True`` keeps ``batch_size`` evaluations in flight and asks the optimizer
+        for a new configuration as soon as one finishes, so that workers of uneven speed never
+        wait for each other. Results then reach the optimizer in completion order, so a seeded
+        asynchronous study is not reproducible trial for trial (the default loop is); resuming
+        still evaluates nothing twice."""
         if n_evaluations is None and timeout is None:
             raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
         max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 10)
+        if asynchronous:
+            return self._optimize_async(n_evaluations, timeout, callbacks, max_failures, max_repeats)
         # what this optimizer has been told, replays of stored trials included: budgets are totals
         reached, failed = self._reached, self._failed
         t0 = time.monotonic()
@@ -185,6 +193,100 @@ class Study:
             for cb in callbacks:
                 cb(self, new_trials)
         return self
+
+    def _stop_reason(self, n_evaluations: int | None, deadline: float | None, max_failures: int,
+                     in_flight: int = 0) -> str | None:
+        if n_evaluations is not None and len(self._reached) + in_flight >= n_evaluations:
+            return "budget"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "timeout"
+        if len(self._failed) > max_failures:
+            log.warning("study %s: stopping after %d failed evaluations", self.name, len(self._failed))
+            return "failures"
+        size = self.space.cardinality
+        if size is not None and self._n_full_fidelity >= size:
+            log.warning("study %s: every configuration of the space has been evaluated", self.name)
+            return "exhausted"
+        return None
+
+    def _optimize_async(self, n_evaluations: int | None, timeout: float | None, callbacks: Sequence[Callback],
+                        max_failures: int, max_repeats: int) -> Study:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._results and not (self._reached or self._failed):
+            # resuming: completion order made the history unrepeatable, so the optimizer is
+            # warm-started with every stored result instead of replaying its proposals
+            self._tell(sorted(self._results.values(), key=lambda t: t.number))
+        slots = self.batch_size
+        pending: dict[tuple[str, float], Trial] = {}  # in flight, by (key, fidelity)
+        by_ticket: dict[int, Trial] = {}
+        waiters: dict[tuple[str, float], int] = {}  # repeated proposals of an in-flight configuration
+        stale, stale_limit = 0, len(self._results) + max_repeats
+        while True:
+            stop = self._stop_reason(n_evaluations, deadline, max_failures, len(pending)) or (
+                "repeats" if stale > stale_limit else None)
+            while stop is None and len(pending) < slots:
+                room = slots - len(pending)
+                if n_evaluations is not None:
+                    room = min(room, n_evaluations - len(self._reached) - len(pending))
+                proposals = self._normalize(self.optimizer.ask(room))
+                if not proposals:
+                    stop = "idle" if not pending else None
+                    break
+                fresh: dict[tuple[str, float], Trial] = {}
+                answered = []
+                for cfg, key, fid in proposals:
+                    k = (key, fid)
+                    if k in self._results:
+                        answered.append(self._results[k])
+                    elif k in pending or k in fresh:
+                        waiters[k] = waiters.get(k, 0) + 1
+                    else:
+                        fresh[k] = Trial(number=self._next_number, key=key, config=cfg, fidelity=fid,
+                                         batch=self._next_batch, seed=self.seed, created_at=time.time())
+                        self._next_number += 1
+                self._next_batch += 1
+                if fresh:
+                    stale = 0
+                    new = list(fresh.values())
+                    self.storage.add_trials(self.record.id, new)
+                    self._trials.extend(new)
+                    pending.update(fresh)
+                    for fid in sorted({t.fidelity for t in new}):
+                        group = [t for t in new if t.fidelity == fid]
+                        now = time.time()
+                        for t, ticket in zip(group, self.backend.submit(self.evaluator, [t.config for t in group], fid)):
+                            t.started_at, by_ticket[ticket] = now, t
+                else:
+                    stale += 1
+                if answered:
+                    self.n_replayed += len(answered)
+                    self._tell(answered)
+                stop = self._stop_reason(n_evaluations, deadline, max_failures, len(pending)) or (
+                    "repeats" if stale > stale_limit else None)
+            if not pending:
+                if stop == "repeats":
+                    log.warning("study %s: the optimizer keeps proposing evaluated configurations; stopping",
+                                self.name)
+                if stop is not None:
+                    break
+                continue
+            for ticket, res in self.backend.wait():  # evaluations in flight always finish and are stored
+                t = by_ticket.pop(ticket)
+                self._finish(t, res)
+                self.storage.finish_trials([t])
+                k = (t.key, t.fidelity)
+                self._results[k] = t
+                self._n_full_fidelity += t.fidelity == self.fidelity
+                del pending[k]
+                self._tell([t] * (1 + waiters.pop(k, 0)))
+                for cb in callbacks:
+                    cb(self, [t])
+        return self
+
+    def _tell(self, trials: Sequence[Trial]) -> None:
+        self.optimizer.tell([self._observation(t) for t in trials])
+        self._reached.update((t.key, t.fidelity) for t in trials if t.state == TrialState.COMPLETE)
+        self._failed.update((t.key, t.fidelity) for t in trials if t.state == TrialState.FAILED)
 
     def _normalize(self, proposals: Sequence[Config | Suggestion]) -> list[tuple[Config, str, float]]:
         out = []

@@ -47,13 +47,33 @@ def evaluate_safely(evaluator: Evaluator, configs: Sequence[Config], fidelity: f
 
 class Backend(ABC):
     """Dispatches evaluation batches. ``workers`` is how many evaluations run at once; the
-    study proposes that many configurations (times its batch size) per round."""
+    study proposes that many configurations (times its batch size) per round.
+
+    Two ways in: :meth:`run` evaluates a batch and yields results as they arrive (the
+    batch-synchronous study loop); :meth:`submit` and :meth:`wait` keep evaluations in flight
+    while the optimizer proposes more (the asynchronous loop). The default ``submit`` evaluates
+    at once through :meth:`run`; backends with workers override both."""
 
     workers: int = 1
 
     @abstractmethod
     def run(self, evaluator: Evaluator, configs: Sequence[Config], fidelity: float) -> Iterator[tuple[int, EvalResult]]:
         """Yield ``(index into configs, result)`` as results arrive."""
+
+    def submit(self, evaluator: Evaluator, configs: Sequence[Config], fidelity: float) -> list[int]:
+        """Start evaluating ``configs``; returns one ticket per configuration."""
+        start: int = getattr(self, "_next_ticket", 0)
+        self._next_ticket = start + len(configs)
+        ready: list[tuple[int, EvalResult]] = getattr(self, "_ready", [])
+        ready.extend((start + i, r) for i, r in self.run(evaluator, configs, fidelity))
+        self._ready = ready
+        return list(range(start, start + len(configs)))
+
+    def wait(self) -> list[tuple[int, EvalResult]]:
+        """``(ticket, result)`` pairs that are done: at least one while any is pending."""
+        ready: list[tuple[int, EvalResult]] = getattr(self, "_ready", [])
+        self._ready = []
+        return ready
 
     def close(self) -> None:
         """Stop workers."""

@@ -40,7 +40,8 @@ class ProcessPoolBackend(Backend):
     when there is none. The evaluator is pickled once and rebuilt in each worker (again only if
     the study hands over a different evaluator). A batch is cut into chunks of ``chunk_size``
     configurations that idle workers take in turn; the default, one chunk per worker, gives
-    batch-first evaluators the largest batches, while small chunks balance uneven costs."""
+    batch-first evaluators the largest batches, while small chunks balance uneven costs.
+    :meth:`submit` (the asynchronous loop) sends chunks of ``chunk_size`` (default 1)."""
 
     def __init__(self, workers: int | None = None, devices: Sequence[int] | str | None = None,
                  chunk_size: int | None = None) -> None:
@@ -63,6 +64,8 @@ class ProcessPoolBackend(Backend):
         self.chunk_size = chunk_size
         self._pool: ProcessPoolExecutor | None = None
         self._evaluator: Evaluator | None = None
+        self._in_flight: dict[Future, list[int]] = {}
+        self._next_ticket = 0
 
     def _pool_for(self, evaluator: Evaluator) -> ProcessPoolExecutor:
         if self._pool is not None and self._evaluator is evaluator:
@@ -99,6 +102,38 @@ class ProcessPoolBackend(Backend):
                 yield from zip(idx, results)
         if broken:  # a worker died (crash, out of memory): start a fresh pool next time
             self.close()
+
+    def submit(self, evaluator: Evaluator, configs: Sequence[Config], fidelity: float) -> list[int]:
+        pool = self._pool_for(evaluator)
+        configs = list(configs)
+        tickets = list(range(self._next_ticket, self._next_ticket + len(configs)))
+        self._next_ticket += len(configs)
+        size = self.chunk_size or 1
+        for start in range(0, len(configs), size):
+            chunk = tickets[start:start + size]
+            self._in_flight[pool.submit(_work, configs[start:start + size], fidelity)] = chunk
+        return tickets
+
+    def wait(self) -> list[tuple[int, EvalResult]]:
+        if not self._in_flight:
+            return []
+        done, _ = wait(set(self._in_flight), return_when=FIRST_COMPLETED)
+        out: list[tuple[int, EvalResult]] = []
+        broken = False
+        for fut in done:
+            tickets = self._in_flight.pop(fut)
+            try:
+                results = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker fails its configurations
+                broken = broken or isinstance(exc, BrokenProcessPool)
+                results = [EvalResult.failure(f"worker failed: {type(exc).__name__}: {exc}") for _ in tickets]
+            out.extend(zip(tickets, results))
+        if broken:
+            for tickets in self._in_flight.values():  # the pool is gone: so are these
+                out.extend((t, EvalResult.failure("worker failed: the process pool broke")) for t in tickets)
+            self._in_flight.clear()
+            self.close()
+        return out
 
     def close(self) -> None:
         if self._pool is not None:

@@ -69,8 +69,17 @@ class OptunaOptimizer(Optimizer):
 
         for o in observations:
             queue = self._pending.get(o.key)
-            if not queue:
-                continue  # not ours (e.g. replayed from another optimizer)
+            if not queue:  # a result this sampler did not propose (a warm start): learn from it too
+                if o.ok:
+                    frozen = optuna.trial.create_trial(params=self.space.to_flat(o.config), distributions=self._dists,
+                                                       values=[float(v) for v in o.values])
+                    if self.constraint_names:
+                        if hasattr(frozen, "set_constraint"):
+                            frozen.set_constraint("violation", float(o.violation))
+                        else:  # Optuna < 5
+                            frozen.set_system_attr("constraints", [float(o.violation)])
+                    self._study.add_trial(frozen)
+                continue
             trial = queue.popleft()
             if not queue:
                 del self._pending[o.key]
