@@ -62,7 +62,8 @@ class MLPLatency(Evaluator):
         return out
 
 
-def run(workers: int | None, n: int, chunk_size: int | None = None) -> tuple[float, Counter]:
+def run(workers: int | None, n: int, chunk_size: int | None = None, asynchronous: bool = False
+        ) -> tuple[float, Counter]:
     space = Space([Ordinal("width", [256, 512, 1024, 2048, 4096]), Integer("depth", 1, 16)])
     devices = "auto" if workers is None else list(range(workers))
     backend = ProcessPoolBackend(workers=workers, devices=devices, chunk_size=chunk_size)
@@ -70,7 +71,7 @@ def run(workers: int | None, n: int, chunk_size: int | None = None) -> tuple[flo
                   storage=None, backend=backend, seed=0, batch_size=backend.workers * 4)
     study.optimize(n_evaluations=backend.workers * 4)  # warm-up: start workers, CUDA contexts
     t0 = time.perf_counter()
-    study.optimize(n_evaluations=backend.workers * 4 + n)
+    study.optimize(n_evaluations=backend.workers * 4 + n, asynchronous=asynchronous)
     dt = time.perf_counter() - t0
     served = Counter(t.info.get("cuda_visible") for t in study.trials)
     study.close()
@@ -91,12 +92,16 @@ def main() -> int:
     one, served1 = run(1, args.evaluations)
     many, served = run(None, args.evaluations)
     bal, served_b = run(None, args.evaluations, chunk_size=1)
-    print("same configurations, same seed; batch = 4 per worker; median of 30 timed forwards per evaluation")
+    asy, served_a = run(None, args.evaluations, chunk_size=1, asynchronous=True)
+    print("same seed; 4 configurations per worker per batch (asynchronous: 4 per worker in flight);"
+          " median of 30 timed forwards per evaluation")
     print(f"1 worker:                     {one:8.2f} evaluations/s   served by CUDA_VISIBLE_DEVICES {dict(served1)}")
     print(f"{n_gpu} workers, 1 chunk/worker:   {many:8.2f} evaluations/s   served by {dict(served)}"
           f"   speed-up {many / one:.2f}x")
     print(f"{n_gpu} workers, chunk_size 1:     {bal:8.2f} evaluations/s   served by {dict(served_b)}"
           f"   speed-up {bal / one:.2f}x")
+    print(f"{n_gpu} workers, asynchronous:     {asy:8.2f} evaluations/s   served by {dict(served_a)}"
+          f"   speed-up {asy / one:.2f}x")
     return 0 if len(served) == n_gpu else 1
 
 
