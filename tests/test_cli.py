@@ -146,3 +146,13 @@ def test_all_failed_run_exits_non_zero_and_names_the_error(tmp_path: Path, capsy
     assert main(["run", str(path), "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "0 completed, 4 failed" in out and "most common error" in out and "'f3'" in out
+
+
+def test_run_asynchronous_from_yaml(tmp_path: Path) -> None:
+    path = _study(tmp_path, 12)
+    spec = yaml.safe_load(path.read_text())
+    spec.update({"asynchronous": True, "batch_size": 3})
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 0
+    res = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}")
+    assert res.counts()["complete"] == 12 and len({t.key for t in res.trials}) == 12
