@@ -271,6 +271,7 @@ class Study:
                     break
                 continue
             for ticket, res in self.backend.wait():  # evaluations in flight always finish and are stored
+                stale = 0  # the optimizer learns something new: repeated proposals may end
                 t = by_ticket.pop(ticket)
                 self._finish(t, res)
                 self.storage.finish_trials([t])
