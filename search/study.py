@@ -135,6 +135,7 @@ class Study:
         }
         self._reached: set[tuple[str, float]] = set()
         self._failed: set[tuple[str, float]] = set()
+        self._space_size = space.cardinality
         self._n_full_fidelity = sum(f == self.fidelity for _, f in self._results)
         self._next_number = max((t.number for t in self._trials), default=-1) + 1
         self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
@@ -162,30 +163,17 @@ class Study:
         max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 10)
         if asynchronous:
             return self._optimize_async(n_evaluations, timeout, callbacks, max_failures, max_repeats)
-        # what this optimizer has been told, replays of stored trials included: budgets are totals
-        reached, failed = self._reached, self._failed
-        t0 = time.monotonic()
+        # budgets count what this optimizer has been told (self._reached / self._failed), replays
+        # of stored trials included, so that they are totals
+        deadline = None if timeout is None else time.monotonic() + timeout
         stale, stale_limit = 0, len(self._results) + max_repeats
-        space_size = self.space.cardinality
-        while True:
-            if n_evaluations is not None and len(reached) >= n_evaluations:
-                break
-            if timeout is not None and time.monotonic() - t0 >= timeout:
-                break
-            if len(failed) > max_failures:
-                log.warning("study %s: stopping after %d failed evaluations", self.name, len(failed))
-                break
-            if space_size is not None and self._n_full_fidelity >= space_size:
-                log.warning("study %s: every configuration of the space has been evaluated", self.name)
-                break
-            n = self.batch_size if n_evaluations is None else min(self.batch_size, n_evaluations - len(reached))
+        while self._stop_reason(n_evaluations, deadline, max_failures) is None:
+            n = self.batch_size if n_evaluations is None else min(self.batch_size, n_evaluations - len(self._reached))
             proposals = self._normalize(self.optimizer.ask(n))
             if not proposals:
                 log.warning("study %s: the optimizer proposed nothing; stopping", self.name)
                 break
-            new_trials, observed = self._run_batch(proposals)
-            reached.update((t.key, t.fidelity) for t in observed if t.state == TrialState.COMPLETE)
-            failed.update((t.key, t.fidelity) for t in observed if t.state == TrialState.FAILED)
+            new_trials = self._run_batch(proposals)
             stale = 0 if new_trials else stale + 1
             if stale > stale_limit:
                 log.warning("study %s: the optimizer keeps proposing evaluated configurations; stopping", self.name)
@@ -203,8 +191,7 @@ class Study:
         if len(self._failed) > max_failures:
             log.warning("study %s: stopping after %d failed evaluations", self.name, len(self._failed))
             return "failures"
-        size = self.space.cardinality
-        if size is not None and self._n_full_fidelity >= size:
+        if self._space_size is not None and self._n_full_fidelity >= self._space_size:
             log.warning("study %s: every configuration of the space has been evaluated", self.name)
             return "exhausted"
         return None
@@ -297,7 +284,7 @@ class Study:
             out.append((cfg, self.space.key(cfg), self.fidelity if fid is None else float(fid)))
         return out
 
-    def _run_batch(self, proposals: list[tuple[Config, str, float]]) -> tuple[list[Trial], list[Trial]]:
+    def _run_batch(self, proposals: list[tuple[Config, str, float]]) -> list[Trial]:
         batch_id = self._next_batch
         self._next_batch += 1
         now = time.time()
@@ -326,9 +313,8 @@ class Study:
                     self._n_full_fidelity += t.fidelity == self.fidelity
         else:
             self.n_replayed += len(proposals)
-        observed = [self._results[(key, fid)] for _, key, fid in proposals]
-        self.optimizer.tell([self._observation(t) for t in observed])
-        return new_trials, observed
+        self._tell([self._results[(key, fid)] for _, key, fid in proposals])
+        return new_trials
 
     def _finish(self, trial: Trial, res: EvalResult) -> None:
         trial.finished_at = time.time()
