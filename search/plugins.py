@@ -16,7 +16,16 @@ __all__ = ["EVALUATORS", "PREDICTORS", "PROBLEMS", "SPACES"]
 
 SPACES = Registry("space", "paretoforge.spaces")
 EVALUATORS = Registry("evaluator", "paretoforge.evaluators")
-PREDICTORS = Registry("predictor", "paretoforge.predictors")
+PREDICTORS = Registry(
+    "predictor",
+    "paretoforge.predictors",
+    {
+        "gp": "paretoforge.predictors.gp:GaussianProcess",
+        "mlp_ensemble": "paretoforge.predictors.mlp_ensemble:MLPEnsemble",
+        "sequence": "paretoforge.predictors.sequence:SequencePredictor",
+        "dele": "paretoforge.predictors.dele:DynamicEnsemble",
+    },
+)
 PROBLEMS = Registry(
     "problem",
     "paretoforge.problems",

@@ -17,6 +17,7 @@ OPTIMIZERS = Registry(
         "nsga2": "paretoforge.search.optimizers.nsga2:NSGA2",
         "optuna": "paretoforge.search.optimizers.optuna_adapter:OptunaOptimizer",
         "pymoo": "paretoforge.search.optimizers.pymoo_adapter:PymooOptimizer",
+        "guided": "paretoforge.search.optimizers.guided:PredictorGuided",
     },
 )
 

@@ -1,0 +1,254 @@
+"""Predictor-based search against the other optimizers: hypervolume per real evaluation.
+
+Every configuration sent for evaluation counts (failed ones and low-fidelity ones included):
+the hypervolume after ``b`` evaluations is that of the feasible full-fidelity results among the
+first ``b`` trials in the order they were sent, divided by the problem's best hypervolume.
+One study of ``max(--budgets)`` evaluations per (problem, optimizer, seed), batch size 1,
+in-memory store. Also the optimizer's own time per proposal (``ask`` + ``tell``), whose median
+over the run is reported, and (``--timing``) the time of one proposal after 200 and 1000 stored
+evaluations.
+
+    python benchmarks/predictor_quality.py                       # 10 seeds, budgets 25 50 100 200
+    python benchmarks/predictor_quality.py --quick               # smoke test
+    python benchmarks/predictor_quality.py --optimizers guided --budgets 50 100 --seeds 10
+    python benchmarks/predictor_quality.py --timing-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import logging
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quality import PROBLEMS, machine_info  # noqa: E402
+
+#: label -> (optimizer registry name, optimizer_settings)
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "guided": ("guided", {}),
+    "random": ("random", {}),
+    "nsga2": ("nsga2", {"population_size": 20}),
+    "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
+    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
+    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 20}}),
+}
+_COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0}
+
+_problem_cache: dict[str, Any] = {}
+
+
+def _problem(label: str) -> Any:
+    if label not in _problem_cache:
+        from paretoforge.search.problems import get_problem
+
+        name, kwargs = PROBLEMS[label]
+        _problem_cache[label] = get_problem(name, **kwargs)
+    return _problem_cache[label]
+
+
+def _worker_init() -> None:
+    logging.getLogger("paretoforge").setLevel(logging.ERROR)
+
+
+def sent_history(study: Any, problem: Any) -> list[float]:
+    """Normalised hypervolume after each trial sent, in trial order (all fidelities, failures)."""
+    import numpy as np
+
+    from paretoforge.search.pareto import hypervolume_history
+    from paretoforge.search.trial import TrialState
+
+    trials = sorted(study.trials, key=lambda t: t.number)
+    F = np.full((len(trials), len(problem.objectives)), np.inf)
+    V = np.zeros(len(trials))
+    for i, t in enumerate(trials):
+        if t.state == TrialState.COMPLETE and t.fidelity == study.fidelity:
+            F[i] = [o.sign * t.metrics[o.source] for o in study.objectives]
+            V[i] = sum(max(0.0, v) for v in t.constraints.values())
+    if not len(trials):
+        return []
+    return (hypervolume_history(F, problem.reference_point, V) / float(problem.best_hypervolume)).tolist()
+
+
+def run_one(task: tuple[str, str, int, tuple[int, ...]]) -> dict[str, Any]:
+    problem_label, opt_label, seed, budgets = task
+    from paretoforge.search.optimizers import create_optimizer
+    from paretoforge.search.study import Study
+
+    problem = _problem(problem_label)
+    opt_name, settings = OPTIMIZERS[opt_label]
+    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **settings)
+    per: list[float] = []
+    ask, tell = opt.ask, opt.tell
+    clock: dict[str, float] = {"t": 0.0}
+
+    def timed_ask(n: int) -> list:
+        t0 = time.perf_counter()
+        out = ask(n)
+        clock["t"] += time.perf_counter() - t0
+        per.append(clock["t"] / max(len(out), 1))
+        clock["t"] = 0.0
+        return out
+
+    def timed_tell(obs: Any) -> None:
+        t0 = time.perf_counter()
+        tell(obs)
+        clock["t"] += time.perf_counter() - t0
+
+    opt.ask, opt.tell = timed_ask, timed_tell  # type: ignore[method-assign]
+    n_max = max(budgets)
+    t0 = time.perf_counter()
+    study = Study(f"{problem_label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
+                  optimizer=opt, storage=None, seed=seed, batch_size=1)
+    study.optimize(timeout=None, n_evaluations=n_max)
+    # a budget of "sent" evaluations: the study counts completed ones, so trim to n_max sent
+    seconds = time.perf_counter() - t0
+    hist = sent_history(study, problem)[:n_max]
+    state = opt.state()
+    study.close()
+    hv = {str(b): (hist[min(b, len(hist)) - 1] if hist else 0.0) for b in budgets}
+    return {"problem": problem_label, "optimizer": opt_label, "seed": seed, "hv": hv, "sent": len(study.trials),
+            "seconds": seconds, "median_proposal_s": statistics.median(per) if per else float("nan"),
+            "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
+
+
+def timing(n_stored: int, problem_label: str, repeats: int = 15, seed: int = 0) -> float:
+    """Median seconds of one proposal (``tell`` one new result, ``ask(1)``) by the guided
+    optimizer holding ``n_stored`` evaluations of random configurations."""
+    import numpy as np
+
+    from paretoforge.search.optimizers import create_optimizer
+    from paretoforge.search.trial import Observation
+
+    problem = _problem(problem_label)
+    ev = problem.evaluator()
+    opt = create_optimizer("guided", problem.space, problem.objectives, seed=seed)
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+
+    def observe(cfgs: list) -> list:
+        res = ev.evaluate(cfgs)
+        return [Observation(c, problem.space.key(c), 1.0, None if r.error else np.array(list(r.metrics.values())))
+                for c, r in zip(cfgs, res)]
+
+    cfgs = []
+    while len(cfgs) < n_stored:
+        c = problem.space.sample(rng)
+        if problem.space.key(c) not in seen:
+            seen.add(problem.space.key(c))
+            cfgs.append(c)
+    opt.tell(observe(cfgs))
+    opt._seen_high.update(seen)  # noqa: SLF001 - stored results count as proposed
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = opt.ask(1)
+        times.append(time.perf_counter() - t0)
+        opt.tell(observe(out))
+    return statistics.median(times)
+
+
+def summarize(runs: list[dict[str, Any]], problems: list[str], optimizers: list[str],
+              budgets: list[int]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for p in problems:
+        for o in optimizers:
+            rs = [r for r in runs if r["problem"] == p and r["optimizer"] == o]
+            if not rs:
+                continue
+            row: dict[str, Any] = {"n_seeds": len(rs), "seconds_mean": statistics.fmean(r["seconds"] for r in rs),
+                                   "median_proposal_s": statistics.median(r["median_proposal_s"] for r in rs)}
+            for b in budgets:
+                vals = [r["hv"][str(b)] for r in rs]
+                row[f"mean@{b}"] = statistics.fmean(vals)
+                row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            out[f"{p}/{o}"] = row
+    return out
+
+
+def markdown_table(summary: dict[str, dict[str, Any]], problems: list[str], optimizers: list[str],
+                   budgets: list[int]) -> str:
+    head = "| problem | optimizer | " + " | ".join(f"@{b}" for b in budgets) + " | s/run | median s/proposal |"
+    lines = [head, "|---|---|" + "---:|" * (len(budgets) + 2)]
+    for p in problems:
+        rows = [(o, summary[f"{p}/{o}"]) for o in optimizers if f"{p}/{o}" in summary]
+        if not rows:
+            continue
+        best = {b: max(round(r[f"mean@{b}"], 3) for _, r in rows) for b in budgets}
+        for o, r in rows:
+            cells = []
+            for b in budgets:
+                cell = f"{r[f'mean@{b}']:.3f} ± {r[f'sd@{b}']:.3f}"
+                cells.append(f"**{cell}**" if round(r[f"mean@{b}"], 3) == best[b] else cell)
+            lines.append(f"| {p} | {o} | " + " | ".join(cells)
+                         + f" | {r['seconds_mean']:.1f} | {r['median_proposal_s']:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=["nasbench201", "nasbench_graph"])
+    ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=list(OPTIMIZERS))
+    ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50, 100, 200])
+    ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="2 seeds, budgets 25 50, guided and random only")
+    ap.add_argument("--timing", action="store_true", help="also time one proposal with 200 and 1000 stored evals")
+    ap.add_argument("--timing-only", action="store_true")
+    ap.add_argument("--out", default=None, help="write every run and the summary as JSON here")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seeds, args.budgets, args.optimizers = 2, [25, 50], ["guided", "random"]
+    budgets = sorted(set(args.budgets))
+    info = machine_info()
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    print(f"# paretoforge predictor-based search, {date} UTC")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    payload: dict[str, Any] = {"date": date, "machine": info, "command": " ".join(sys.argv)}
+    if args.timing or args.timing_only:
+        tim = {}
+        for p in args.problems:
+            for n in (200, 1000):
+                tim[f"{p}/{n}"] = timing(n, p)
+                print(f"guided, {p}: median time per proposal with {n} stored evaluations: "
+                      f"{tim[f'{p}/{n}']:.4f} s", flush=True)
+        payload["timing"] = tim
+    if not args.timing_only:
+        print(f"seeds 0..{args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
+              f"{args.processes} processes", flush=True)
+        tasks = [(p, o, s, tuple(budgets)) for p in args.problems for o in args.optimizers for s in range(args.seeds)]
+        tasks.sort(key=lambda t: -_COST.get(t[1], 1.0))
+        t0 = time.perf_counter()
+        runs: list[dict[str, Any]] = []
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(args.processes, initializer=_worker_init) as pool:
+            for i, r in enumerate(pool.imap_unordered(run_one, tasks, chunksize=1), 1):
+                runs.append(r)
+                if i % 10 == 0 or i == len(tasks):
+                    print(f"  {i}/{len(tasks)} runs, {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        runs.sort(key=lambda r: (r["problem"], r["optimizer"], r["seed"]))
+        summary = summarize(runs, args.problems, args.optimizers, budgets)
+        table = markdown_table(summary, args.problems, args.optimizers, budgets)
+        print()
+        print(table)
+        print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes")
+        payload.update(summary=summary, table=table, runs=runs)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(payload, fh, indent=1)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The predictor protocol: learn a score from evaluated configurations, predict unseen ones.
+
+A predictor works on the numeric encoding of configurations (``Space.encode_many``: one-hot
+categories, normalised numbers, multi-hot subsets), one objective at a time, in minimisation form
+(lower is better). ``fit(X, y)`` learns from evaluated rows; ``predict(X)`` returns a mean and a
+standard deviation (its uncertainty; ``0`` for predictors that have none). Ranking predictors
+trained with a pairwise loss return a score on the scale of ``y`` too, so that multi-objective
+acquisitions (hypervolume improvement) can use every predictor.
+
+Every predictor takes an explicit ``seed``; fitting twice on the same data gives the same model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["Predictor", "kendall_tau", "standardize"]
+
+
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b between two score vectors (``nan`` with fewer than two points or a
+    constant vector)."""
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if len(a) != len(b):
+        raise ValueError(f"kendall_tau: {len(a)} and {len(b)} values")
+    if len(a) < 2:
+        return float("nan")
+    from scipy.stats import kendalltau
+
+    tau = kendalltau(a, b).statistic
+    return float(tau) if tau is not None else float("nan")
+
+
+def standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``(y - mean) / sd`` with the mean and sd used (sd 1 for a constant vector)."""
+    y = np.asarray(y, dtype=float)
+    mu = float(y.mean()) if len(y) else 0.0
+    sd = float(y.std()) if len(y) > 1 else 1.0
+    sd = sd if sd > 1e-12 else 1.0
+    return (y - mu) / sd, mu, sd
+
+
+class Predictor(ABC):
+    """Base class of predictors; subclasses take their settings as keyword arguments."""
+
+    name: ClassVar[str] = "predictor"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)
+        self.n_fit = 0
+
+    @staticmethod
+    def _check(X: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2:
+            raise ValueError(f"predictor input must be a 2-D array (rows = configurations), got shape {X.shape}")
+        if y is None:
+            return X, None
+        y = np.asarray(y, dtype=float).ravel()
+        if len(y) != len(X):
+            raise ValueError(f"predictor: {len(X)} rows but {len(y)} targets")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("predictor: targets must be finite (failed evaluations are left out, never fitted)")
+        return X, y
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> Predictor:
+        """Learn from rows ``X`` (encoded configurations) and targets ``y`` (lower is better)."""
+        X, y = self._check(X, y)
+        if len(y) == 0:
+            raise ValueError(f"predictor '{self.name}': fit needs at least one evaluated configuration")
+        self._fit(X, y)
+        self.n_fit = len(y)
+        return self
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation for every row of ``X``."""
+        if self.n_fit == 0:
+            raise RuntimeError(f"predictor '{self.name}': call fit() before predict()")
+        X, _ = self._check(X)
+        mean, std = self._predict(X)
+        return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0)
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Kendall's tau between predicted means and held-out targets ``y``."""
+        X, y = self._check(X, y)
+        return kendall_tau(self.predict(X)[0], y)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "n_fit": self.n_fit}
+
+    @abstractmethod
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit on validated arrays."""
+
+    @abstractmethod
+    def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation on validated arrays."""

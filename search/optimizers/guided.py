@@ -1,0 +1,385 @@
+"""Predictor-guided multi-objective search: few real evaluations, many predicted ones.
+
+The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
+
+1. *Initial design*: ``n_initial`` random configurations (or, with ``low_fidelity``, ``n_low``
+   cheap low-fidelity evaluations first, whose non-dominated configurations are then promoted
+   to full fidelity as the initial design).
+2. *Fit*: one predictor per objective on the full-fidelity results (failed ones are left out
+   and never proposed again); objectives that are positive are modelled in log space when the
+   predictor's marginal likelihood prefers it. Low-fidelity results enter as an extra input
+   column (a GP's posterior mean of the low-fidelity value), or as DELE experts.
+3. *Score*: every unseen configuration when the space is small enough to enumerate
+   (``enumerate_limit``), otherwise a pool from random samples, mutations, crossovers and
+   neighbours of the current front (an evolutionary search on the predictor).
+4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
+   front of real results, greedily for a batch: each chosen point enters the front at its
+   predicted mean before the next is chosen (kriging believer), so a batch is diverse.
+   Pending proposals count as believed points too.
+
+Deterministic for a seed and a history, so a study resumes by replay like every optimizer.
+:meth:`state` reports the real-evaluation counts and the predictors' Kendall's tau measured on
+results they had not seen (each proposal's prediction against its outcome).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ...predictors.base import Predictor, kendall_tau
+from ...spaces.space import Config
+from ..trial import Observation, Suggestion
+from .acquisition import expected_hv_improvement, hv_improvement
+from .base import Optimizer
+
+__all__ = ["PredictorGuided"]
+
+
+def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
+    if isinstance(name, Predictor):
+        return name
+    from ..plugins import PREDICTORS
+
+    cls = PREDICTORS.get(name)
+    try:
+        return cls(seed=seed, **settings)
+    except TypeError as exc:
+        raise TypeError(f"predictor '{name}': bad predictor_settings {sorted(settings)}: {exc}") from None
+
+
+class PredictorGuided(Optimizer):
+    """Predictor-guided search. Settings: ``predictor`` (registered name, default ``"gp"``) and
+    ``predictor_settings``; ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
+    (score every unseen configuration of a space at most this large); ``pool_size`` candidates
+    per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
+    False); ``low_fidelity`` and ``n_low`` for the multi-fidelity start."""
+
+    name = "guided"
+
+    def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
+                 n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 3000,
+                 n_samples: int = 32, prefilter: int = 400, log_transform: bool | str = "auto",
+                 low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if n_initial < 1:
+            raise ValueError("guided: 'n_initial' must be >= 1")
+        if log_transform not in (True, False, "auto"):
+            raise ValueError(f"guided: 'log_transform' must be true, false or 'auto', got {log_transform!r}")
+        if (low_fidelity is None) != (n_low == 0):
+            raise ValueError("guided: give both 'low_fidelity' and 'n_low' > 0 for a multi-fidelity start, or neither")
+        self.predictor_name = predictor
+        self.predictor_settings = dict(predictor_settings or {})
+        self.n_initial = int(n_initial)
+        self.enumerate_limit = int(enumerate_limit)
+        self.pool_size = int(pool_size)
+        self.n_samples = int(n_samples)
+        self.prefilter = int(prefilter)
+        self.log_transform = log_transform
+        self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
+        self.n_low = int(n_low)
+        self.max_retries = max_retries
+        # what was proposed / heard
+        self._seen_high: set[str] = set()   # full-fidelity keys proposed or told (never proposed again)
+        self._seen_low: set[str] = set()
+        self._pending: dict[str, Config] = {}  # full-fidelity proposals without a result yet
+        self._high: dict[str, Observation] = {}  # successful full-fidelity results by key
+        self._low: dict[str, Observation] = {}
+        self._n_high_told = 0
+        self._n_low_told = 0
+        self._n_failed = 0
+        self._n_low_proposed = 0
+        self._promoted: list[Config] | None = None
+        # models
+        self._models: list[Predictor] = []
+        self._logs: list[bool] = []
+        self._low_models: list[Predictor] = []
+        self._fitted_on = -1
+        self.round = 0
+        self._predicted: dict[str, np.ndarray] = {}  # key -> predicted means at proposal time
+        self._tau_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        # candidate pool of an enumerable space
+        self._all: list[Config] | None = None
+        self._all_keys: list[str] = []
+        self._all_X: np.ndarray | None = None
+        card = self.space.cardinality
+        if card is not None and card <= self.enumerate_limit:
+            self._all = list(self.space.enumerate())
+            self._all_keys = [self.space.key(c) for c in self._all]
+            self._all_X = self.space.encode_many(self._all)
+
+    # -- proposals ----------------------------------------------------------------------------
+    def _random_unseen(self, seen: set[str]) -> Config:
+        for _ in range(self.max_retries):
+            cfg = self.space.sample(self.rng)
+            if self.space.key(cfg) not in seen:
+                break
+        return cfg
+
+    def ask(self, n: int) -> list[Config | Suggestion]:
+        out: list[Config | Suggestion] = []
+        while len(out) < n and self.low_fidelity is not None and self._n_low_proposed < self.n_low:
+            cfg = self._random_unseen(self._seen_low)
+            self._seen_low.add(self.space.key(cfg))
+            self._n_low_proposed += 1
+            out.append(Suggestion(cfg, self.low_fidelity))
+        if len(out) >= n:
+            return out
+        if self.low_fidelity is not None and self._n_low_told < self.n_low:
+            return out  # wait for the low-fidelity screen before promoting
+        n_high = len(self._seen_high)
+        k = min(n - len(out), max(0, self.n_initial - n_high))
+        if k:
+            out.extend(self._initial(k))
+        if len(out) < n and len(self._high) >= 2:
+            out.extend(self._guided(n - len(out)))
+        elif len(out) < n and n_high >= self.n_initial:  # too few successes to fit: keep sampling
+            out.extend(self._initial(n - len(out), promote=False))
+        return out
+
+    def _take(self, cfg: Config) -> Config:
+        key = self.space.key(cfg)
+        self._seen_high.add(key)
+        self._pending[key] = cfg
+        return cfg
+
+    def _initial(self, k: int, promote: bool = True) -> list[Config]:
+        out = []
+        if promote and self.low_fidelity is not None and self._promoted is None:
+            self._promoted = self._finalists()
+        for _ in range(k):
+            cfg = None
+            while promote and self._promoted:
+                c = self._promoted.pop(0)
+                if self.space.key(c) not in self._seen_high:
+                    cfg = c
+                    break
+            out.append(self._take(cfg if cfg is not None else self._random_unseen(self._seen_high)))
+        return out
+
+    def _finalists(self) -> list[Config]:
+        """Low-fidelity results in order of promotion: non-dominated rank, then crowding."""
+        from .nsga2 import rank_and_crowding
+
+        obs = [o for o in self._low.values()]
+        if not obs:
+            return []
+        F = np.stack([o.values for o in obs])
+        rank, crowd = rank_and_crowding(F, np.array([o.violation for o in obs]))
+        order = np.lexsort((-crowd, rank))
+        return [obs[i].config for i in order]
+
+    # -- model --------------------------------------------------------------------------------
+    def _encode(self, X: np.ndarray) -> np.ndarray:
+        """Append the low-fidelity models' predicted objectives as input columns."""
+        if not self._low_models:
+            return X
+        cols = [m.predict(X)[0] for m in self._low_models]
+        Z = np.column_stack(cols)
+        return np.hstack([X, (Z - self._low_mu) / self._low_sd])
+
+    def _fit(self) -> None:
+        if self._fitted_on == self._n_high_told + self._n_low_told:
+            return
+        self._fitted_on = self._n_high_told + self._n_low_told
+        self.round += 1
+        obs = list(self._high.values())
+        X0 = self.space.encode_many([o.config for o in obs])
+        Y = np.stack([o.values for o in obs])
+        # low-fidelity side models (GP), if there are enough low-fidelity results
+        self._low_models = []
+        dele = hasattr(_make_predictor(self.predictor_name, self.predictor_settings, self.seed), "pretrain")
+        low = list(self._low.values())
+        if len(low) >= 3 and not dele:
+            from ...predictors.gp import GaussianProcess
+
+            XL = self.space.encode_many([o.config for o in low])
+            YL = np.stack([o.values for o in low])
+            self._low_models = [GaussianProcess(seed=self.seed).fit(XL, YL[:, j]) for j in range(self.n_objectives)]
+            self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
+        X = self._encode(X0)
+        self._models, self._logs = [], []
+        for j in range(self.n_objectives):
+            y = Y[:, j]
+            use_log = self.log_transform is True and bool(np.all(y > 0))
+            if self.log_transform == "auto" and np.all(y > 0) and len(y) >= 3:
+                use_log = self._prefers_log(X, y)
+            model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
+            if dele and low:
+                XL = self.space.encode_many([o.config for o in low])
+                YL = np.stack([o.values for o in low])
+                model.pretrain([(XL, YL[:, i]) for i in range(self.n_objectives)])  # type: ignore[attr-defined]
+            model.fit(X, np.log(y) if use_log else y)
+            self._models.append(model)
+            self._logs.append(use_log)
+
+    def _prefers_log(self, X: np.ndarray, y: np.ndarray) -> bool:
+        """Compare the GP evidence of ``y`` and ``log y`` (with the log's Jacobian)."""
+        from ...predictors.gp import GaussianProcess
+
+        if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
+            return bool(y.max() / y.min() > 5.0)
+        a = GaussianProcess(seed=self.seed, **self.predictor_settings).fit(X, y)
+        b = GaussianProcess(seed=self.seed, **self.predictor_settings).fit(X, np.log(y))
+        # evidence of standardised targets; undo the standardisation and the log's Jacobian
+        la = a.log_marginal_likelihood - len(y) * math.log(a._sd)
+        lb = b.log_marginal_likelihood - len(y) * math.log(b._sd) - float(np.log(y).sum())
+        return lb > la
+
+    def _predict(self, X0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X = self._encode(X0)
+        means, stds = [], []
+        for m in self._models:
+            mu, sd = m.predict(X)
+            means.append(mu)
+            stds.append(sd)
+        return np.column_stack(means), np.column_stack(stds)
+
+    def _inverse(self, Y: np.ndarray) -> np.ndarray:
+        out = Y.copy()
+        for j, lg in enumerate(self._logs):
+            if lg:
+                out[..., j] = np.exp(np.clip(out[..., j], -700, 700))
+        return out
+
+    # -- candidates ---------------------------------------------------------------------------
+    def _pool(self) -> tuple[list[Config], np.ndarray]:
+        if self._all is not None:
+            idx = [i for i, k in enumerate(self._all_keys) if k not in self._seen_high]
+            if len(idx) > self.pool_size * 4 and len(self._high) > 400:  # keep large refits fast
+                sub = self.rng.choice(len(idx), self.pool_size * 4, replace=False)
+                idx = [idx[i] for i in np.sort(sub)]
+            return [self._all[i] for i in idx], self._all_X[idx]  # type: ignore[index]
+        # evolutionary pool: neighbours, mutations and crossovers of the best, plus random samples
+        parents = self._parents()
+        cands: dict[str, Config] = {}
+
+        def add(c: Config) -> None:
+            k = self.space.key(c)
+            if k not in self._seen_high and k not in cands:
+                cands[k] = c
+
+        for p in parents[:10]:
+            for i, nb in enumerate(self.space.neighbors(p)):
+                if i >= 50:
+                    break
+                add(self.space.repair(nb, self.rng))
+        tries = 0
+        while len(cands) < self.pool_size and tries < 4 * self.pool_size:
+            tries += 1
+            r = self.rng.random()
+            if r < 0.25 or not parents:
+                add(self.space.sample(self.rng))
+            elif r < 0.6:
+                a = parents[int(self.rng.integers(len(parents)))]
+                add(self.space.mutate(a, self.rng))
+            else:
+                a = parents[int(self.rng.integers(len(parents)))]
+                b = parents[int(self.rng.integers(len(parents)))]
+                add(self.space.crossover(a, b, self.rng)[0])
+        configs = list(cands.values())
+        return configs, self.space.encode_many(configs)
+
+    def _parents(self) -> list[Config]:
+        from .nsga2 import rank_and_crowding
+
+        obs = list(self._high.values())
+        if not obs:
+            return []
+        F = np.stack([o.values for o in obs])
+        rank, crowd = rank_and_crowding(F, np.array([o.violation for o in obs]))
+        order = np.lexsort((-crowd, rank))[:20]
+        return [obs[i].config for i in order]
+
+    # -- selection ----------------------------------------------------------------------------
+    def _front_and_ref(self) -> tuple[np.ndarray, np.ndarray]:
+        obs = [o for o in self._high.values() if o.violation <= 0] or list(self._high.values())
+        F = np.stack([o.values for o in obs])
+        lo, hi = F.min(0), F.max(0)
+        span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
+        return F, hi + 0.1 * span
+
+    def _guided(self, k: int) -> list[Config]:
+        self._fit()
+        configs, X = self._pool()
+        if not configs:
+            return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
+        mean, std = self._predict(X)
+        front, ref = self._front_and_ref()
+        pend = [c for key, c in self._pending.items() if key not in self._high]
+        if pend:  # pending proposals enter the front at their predicted means
+            pm, _ = self._predict(self.space.encode_many(pend))
+            front = np.vstack([front, self._inverse(pm)])
+        mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
+        # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
+        opt = self._inverse(mean - 2.0 * std)
+        cand = np.arange(len(configs))
+        if len(cand) > self.prefilter:
+            if len(ref) == 2:
+                screen = hv_improvement(opt, front, ref)
+            else:
+                screen = -np.min((opt - front.min(0)) / np.maximum(front.max(0) - front.min(0), 1e-12), axis=1)
+            cand = np.sort(np.argsort(-screen, kind="stable")[: self.prefilter])
+        out: list[Config] = []
+        chosen: set[int] = set()
+        for _ in range(k):
+            ehvi = expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples, self._inverse)
+            for i, c in enumerate(cand):
+                if int(c) in chosen:
+                    ehvi[i] = -np.inf
+            if not np.isfinite(ehvi).any():
+                out.append(self._take(self._random_unseen(self._seen_high)))
+                continue
+            if np.nanmax(ehvi) <= 0:  # nothing expected to improve: explore the most uncertain
+                rel = (std[cand] / np.maximum(std[cand].max(0), 1e-12)).sum(1)
+                rel[[i for i, c in enumerate(cand) if int(c) in chosen]] = -np.inf
+                best = int(np.argmax(rel))
+            else:
+                best = int(np.argmax(ehvi))
+            c = int(cand[best])
+            chosen.add(c)
+            cfg = configs[c]
+            self._predicted[self.space.key(cfg)] = self._inverse(mean[c])
+            front = np.vstack([front, self._inverse(mean[c])])
+            out.append(self._take(cfg))
+        return out
+
+    # -- results ------------------------------------------------------------------------------
+    def tell(self, observations: Sequence[Observation]) -> None:
+        for o in observations:
+            if self.low_fidelity is not None and o.fidelity == self.low_fidelity:
+                self._seen_low.add(o.key)
+                self._n_low_told += 1
+                if o.ok:
+                    self._low[o.key] = o
+                continue
+            self._seen_high.add(o.key)
+            self._pending.pop(o.key, None)
+            self._n_high_told += 1
+            if not o.ok:
+                self._n_failed += 1
+                continue
+            self._high[o.key] = o
+            pred = self._predicted.pop(o.key, None)
+            if pred is not None:
+                self._tau_pairs.append((pred, np.asarray(o.values, dtype=float)))
+
+    def kendall_tau(self, last: int = 30) -> list[float]:
+        """Per objective: Kendall's tau between the predictions made when proposing and the
+        results, over the last ``last`` guided proposals (``nan`` before there are two)."""
+        pairs = self._tau_pairs[-last:]
+        if len(pairs) < 2:
+            return [float("nan")] * self.n_objectives
+        P = np.stack([p for p, _ in pairs])
+        Y = np.stack([y for _, y in pairs])
+        return [kendall_tau(P[:, j], Y[:, j]) for j in range(self.n_objectives)]
+
+    def state(self) -> dict[str, Any]:
+        tau = self.kendall_tau()
+        return {"name": self.name, "round": self.round, "real_evals": self._n_high_told,
+                "low_fidelity_evals": self._n_low_told, "failed": self._n_failed,
+                "kendall_tau": [None if math.isnan(t) else round(t, 3) for t in tau],
+                "log_space": list(self._logs)}
