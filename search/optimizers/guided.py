@@ -61,7 +61,8 @@ class PredictorGuided(Optimizer):
     name = "guided"
 
     def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
-                 n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 3000,
+                 n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 100_000,
+                 score_budget: float = 2e8, evolve_size: int = 1500, failure_length_scale: float = 0.1,
                  n_samples: int = 32, prefilter: int = 400, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +77,9 @@ class PredictorGuided(Optimizer):
         self.n_initial = int(n_initial)
         self.enumerate_limit = int(enumerate_limit)
         self.pool_size = int(pool_size)
+        self.score_budget = float(score_budget)
+        self.evolve_size = int(evolve_size)
+        self.failure_length_scale = float(failure_length_scale)
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
         self.log_transform = log_transform
@@ -91,6 +95,7 @@ class PredictorGuided(Optimizer):
         self._n_high_told = 0
         self._n_low_told = 0
         self._n_failed = 0
+        self._failed_cfg: dict[str, Config] = {}
         self._n_low_proposed = 0
         self._promoted: list[Config] | None = None
         # models
@@ -109,7 +114,11 @@ class PredictorGuided(Optimizer):
         if card is not None and card <= self.enumerate_limit:
             self._all = list(self.space.enumerate())
             self._all_keys = [self.space.key(c) for c in self._all]
+            self._all_index = {k: i for i, k in enumerate(self._all_keys)}
             self._all_X = self.space.encode_many(self._all)
+            self._unseen = np.ones(len(self._all), dtype=bool)
+        self._log_choice: dict[int, tuple[int, bool]] = {}  # objective -> (n at decision, log?)
+        self._fail_model: Predictor | None = None
 
     # -- proposals ----------------------------------------------------------------------------
     def _random_unseen(self, seen: set[str]) -> Config:
@@ -140,9 +149,14 @@ class PredictorGuided(Optimizer):
             out.extend(self._initial(n - len(out), promote=False))
         return out
 
+    def _mark_seen(self, key: str) -> None:
+        self._seen_high.add(key)
+        if self._all is not None and key in self._all_index:
+            self._unseen[self._all_index[key]] = False
+
     def _take(self, cfg: Config) -> Config:
         key = self.space.key(cfg)
-        self._seen_high.add(key)
+        self._mark_seen(key)
         self._pending[key] = cfg
         return cfg
 
@@ -201,13 +215,20 @@ class PredictorGuided(Optimizer):
             self._low_models = [GaussianProcess(seed=self.seed).fit(XL, YL[:, j]) for j in range(self.n_objectives)]
             self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
         X = self._encode(X0)
+        old_models, old_logs = self._models, self._logs
         self._models, self._logs = [], []
         for j in range(self.n_objectives):
             y = Y[:, j]
             use_log = self.log_transform is True and bool(np.all(y > 0))
             if self.log_transform == "auto" and np.all(y > 0) and len(y) >= 3:
-                use_log = self._prefers_log(X, y)
-            model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
+                n_at, use_log = self._log_choice.get(j, (0, False))
+                if len(y) >= 1.15 * n_at:
+                    use_log = self._prefers_log(X, y)
+                    self._log_choice[j] = (len(y), use_log)
+            if j < len(old_models) and old_logs[j] == use_log:
+                model = old_models[j]  # keeps its hyperparameters until the data grew enough
+            else:
+                model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
             if dele and low:
                 XL = self.space.encode_many([o.config for o in low])
                 YL = np.stack([o.values for o in low])
@@ -215,6 +236,15 @@ class PredictorGuided(Optimizer):
             model.fit(X, np.log(y) if use_log else y)
             self._models.append(model)
             self._logs.append(use_log)
+        self._fail_model = None
+        if self._n_failed:
+            from ...predictors.gp import GaussianProcess
+
+            failed = [k for k in self._failed_cfg if k not in self._high]
+            cfgs = [o.config for o in obs] + [self._failed_cfg[k] for k in failed]
+            yf = np.r_[np.zeros(len(obs)), np.ones(len(failed))]
+            self._fail_model = GaussianProcess(seed=self.seed, weights=(0.0,), length_scales=(self.failure_length_scale,), noises=(1e-2,)).fit(
+                self._encode(self.space.encode_many(cfgs)), yf)
 
     def _prefers_log(self, X: np.ndarray, y: np.ndarray) -> bool:
         """Compare the GP evidence of ``y`` and ``log y`` (with the log's Jacobian)."""
@@ -248,10 +278,17 @@ class PredictorGuided(Optimizer):
     # -- candidates ---------------------------------------------------------------------------
     def _pool(self) -> tuple[list[Config], np.ndarray]:
         if self._all is not None:
-            idx = [i for i, k in enumerate(self._all_keys) if k not in self._seen_high]
-            if len(idx) > self.pool_size * 4 and len(self._high) > 400:  # keep large refits fast
-                sub = self.rng.choice(len(idx), self.pool_size * 4, replace=False)
-                idx = [idx[i] for i in np.sort(sub)]
+            idx = np.flatnonzero(self._unseen)
+            size = self._pool_cap()
+            if len(idx) > size:  # a random share of the space plus the front's neighbours
+                near = set()
+                for p in self._parents()[:10]:
+                    for nb in self.space.neighbors(p):
+                        i = self._all_index.get(self.space.key(nb))
+                        if i is not None and self._unseen[i]:
+                            near.add(i)
+                sub = self.rng.choice(len(idx), size, replace=False)
+                idx = np.union1d(idx[sub], np.fromiter(near, dtype=np.int64, count=len(near)))
             return [self._all[i] for i in idx], self._all_X[idx]  # type: ignore[index]
         # evolutionary pool: neighbours, mutations and crossovers of the best, plus random samples
         parents = self._parents()
@@ -268,7 +305,8 @@ class PredictorGuided(Optimizer):
                     break
                 add(self.space.repair(nb, self.rng))
         tries = 0
-        while len(cands) < self.pool_size and tries < 4 * self.pool_size:
+        size = min(self._pool_cap(), self.evolve_size)
+        while len(cands) < size and tries < 4 * size:
             tries += 1
             r = self.rng.random()
             if r < 0.25 or not parents:
@@ -282,6 +320,12 @@ class PredictorGuided(Optimizer):
                 add(self.space.crossover(a, b, self.rng)[0])
         configs = list(cands.values())
         return configs, self.space.encode_many(configs)
+
+    def _pool_cap(self) -> int:
+        """Candidates scored per round: as many as keep ``candidates * n^2`` (a GP's predictive
+        variance cost with n results) under ``score_budget``, between 500 and ``pool_size``."""
+        n = max(len(self._high), 1)
+        return int(min(self.pool_size, max(500, self.score_budget / n**2)))
 
     def _parents(self) -> list[Config]:
         from .nsga2 import rank_and_crowding
@@ -323,10 +367,14 @@ class PredictorGuided(Optimizer):
             else:
                 screen = -np.min((opt - front.min(0)) / np.maximum(front.max(0) - front.min(0), 1e-12), axis=1)
             cand = np.sort(np.argsort(-screen, kind="stable")[: self.prefilter])
+        p_ok = np.ones(len(cand))
+        if self._fail_model is not None:
+            p_ok = 1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
-            ehvi = expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples, self._inverse)
+            ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
+                                                  self._inverse)
             for i, c in enumerate(cand):
                 if int(c) in chosen:
                     ehvi[i] = -np.inf
@@ -334,7 +382,7 @@ class PredictorGuided(Optimizer):
                 out.append(self._take(self._random_unseen(self._seen_high)))
                 continue
             if np.nanmax(ehvi) <= 0:  # nothing expected to improve: explore the most uncertain
-                rel = (std[cand] / np.maximum(std[cand].max(0), 1e-12)).sum(1)
+                rel = p_ok * (std[cand] / np.maximum(std[cand].max(0), 1e-12)).sum(1)
                 rel[[i for i, c in enumerate(cand) if int(c) in chosen]] = -np.inf
                 best = int(np.argmax(rel))
             else:
@@ -356,11 +404,12 @@ class PredictorGuided(Optimizer):
                 if o.ok:
                     self._low[o.key] = o
                 continue
-            self._seen_high.add(o.key)
+            self._mark_seen(o.key)
             self._pending.pop(o.key, None)
             self._n_high_told += 1
             if not o.ok:
                 self._n_failed += 1
+                self._failed_cfg[o.key] = o.config
                 continue
             self._high[o.key] = o
             pred = self._predicted.pop(o.key, None)
