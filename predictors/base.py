@@ -88,6 +88,10 @@ class Predictor(ABC):
         X, y = self._check(X, y)
         return kendall_tau(self.predict(X)[0], y)
 
+    def bind(self, space: Any) -> None:
+        """Called by optimizers with the search space before the first fit (e.g. to read the
+        per-layer structure of the encoding); the default does nothing."""
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "n_fit": self.n_fit}
 

@@ -229,6 +229,7 @@ class PredictorGuided(Optimizer):
                 model = old_models[j]  # keeps its hyperparameters until the data grew enough
             else:
                 model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
+                model.bind(self.space)
             if dele and low:
                 XL = self.space.encode_many([o.config for o in low])
                 YL = np.stack([o.values for o in low])
