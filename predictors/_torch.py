@@ -9,7 +9,19 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["init_module", "pairwise_rank_loss", "to_tensor", "train_regressor"]
+__all__ = ["init_module", "one_thread", "pairwise_rank_loss", "to_tensor", "train_regressor"]
+
+
+class one_thread:  # noqa: N801 - used as a context manager
+    """Run torch on one intra-op thread inside the block: these models are tiny, and thread
+    hand-offs cost more than they save (badly so on a shared machine)."""
+
+    def __enter__(self) -> None:
+        self._n = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self._n)
 
 
 def to_tensor(a: np.ndarray) -> torch.Tensor:
@@ -50,6 +62,12 @@ def pairwise_rank_loss(pred: torch.Tensor, y: torch.Tensor, gen: torch.Generator
 def train_regressor(model: nn.Module, X: torch.Tensor, y: torch.Tensor, gen: torch.Generator, epochs: int,
                     lr: float, rank_weight: float, weight_decay: float = 1e-4, margin: float = 0.0) -> None:
     """Full-batch Adam on ``mse + rank_weight * ranking loss`` (``y`` standardised)."""
+    with one_thread():
+        _train(model, X, y, gen, epochs, lr, rank_weight, weight_decay, margin)
+
+
+def _train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, gen: torch.Generator, epochs: int,
+           lr: float, rank_weight: float, weight_decay: float, margin: float) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     for _ in range(epochs):

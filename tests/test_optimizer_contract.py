@@ -39,6 +39,7 @@ SPECS = [
                  id="optuna-nsga2"),
     pytest.param("optuna", {"sampler": "RandomSampler"}, id="optuna-random"),
     pytest.param("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 8}}, id="pymoo-nsga2"),
+    pytest.param("guided", {"n_initial": 6, "evolve_size": 150}, id="guided"),
 ]
 
 OBJECTIVES = [Objective("size"), Objective("err")]

@@ -63,6 +63,7 @@ class PredictorGuided(Optimizer):
     def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
                  n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 100_000,
                  score_budget: float = 2e8, evolve_size: int = 1500, failure_length_scale: float = 0.1,
+                 failure_aversion: float = 2.0,
                  n_samples: int = 32, prefilter: int = 400, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -72,6 +73,12 @@ class PredictorGuided(Optimizer):
             raise ValueError(f"guided: 'log_transform' must be true, false or 'auto', got {log_transform!r}")
         if (low_fidelity is None) != (n_low == 0):
             raise ValueError("guided: give both 'low_fidelity' and 'n_low' > 0 for a multi-fidelity start, or neither")
+        if isinstance(predictor, str):
+            from ..plugins import PREDICTORS
+
+            PREDICTORS.get(predictor)  # an unknown name fails here, listing the allowed ones
+        elif not isinstance(predictor, Predictor):
+            raise TypeError(f"guided: 'predictor' must be a registered name or a Predictor, got {predictor!r}")
         self.predictor_name = predictor
         self.predictor_settings = dict(predictor_settings or {})
         self.n_initial = int(n_initial)
@@ -80,6 +87,7 @@ class PredictorGuided(Optimizer):
         self.score_budget = float(score_budget)
         self.evolve_size = int(evolve_size)
         self.failure_length_scale = float(failure_length_scale)
+        self.failure_aversion = float(failure_aversion)
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
         self.log_transform = log_transform
@@ -244,8 +252,9 @@ class PredictorGuided(Optimizer):
             failed = [k for k in self._failed_cfg if k not in self._high]
             cfgs = [o.config for o in obs] + [self._failed_cfg[k] for k in failed]
             yf = np.r_[np.zeros(len(obs)), np.ones(len(failed))]
-            self._fail_model = GaussianProcess(seed=self.seed, weights=(0.0,), length_scales=(self.failure_length_scale,), noises=(1e-2,)).fit(
-                self._encode(self.space.encode_many(cfgs)), yf)
+            fail_gp = GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
+                                      length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
+            self._fail_model = fail_gp.fit(self._encode(self.space.encode_many(cfgs)), yf)
 
     def _prefers_log(self, X: np.ndarray, y: np.ndarray) -> bool:
         """Compare the GP evidence of ``y`` and ``log y`` (with the log's Jacobian)."""
@@ -370,7 +379,7 @@ class PredictorGuided(Optimizer):
             cand = np.sort(np.argsort(-screen, kind="stable")[: self.prefilter])
         p_ok = np.ones(len(cand))
         if self._fail_model is not None:
-            p_ok = 1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)
+            p_ok = (1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) ** self.failure_aversion
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
