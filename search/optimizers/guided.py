@@ -63,8 +63,9 @@ class PredictorGuided(Optimizer):
     def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
                  n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 100_000,
                  score_budget: float = 2e8, evolve_size: int = 1500, failure_length_scale: float = 0.1,
-                 failure_aversion: float = 2.0,
-                 n_samples: int = 32, prefilter: int = 400, log_transform: bool | str = "auto",
+                 failure_aversion: float = 2.0, ref_margin: float | None = None,
+                 reference_point: Sequence[float] | None = None,
+                 n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
@@ -88,6 +89,8 @@ class PredictorGuided(Optimizer):
         self.evolve_size = int(evolve_size)
         self.failure_length_scale = float(failure_length_scale)
         self.failure_aversion = float(failure_aversion)
+        self.ref_margin = ref_margin
+        self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
         self.log_transform = log_transform
@@ -350,11 +353,20 @@ class PredictorGuided(Optimizer):
 
     # -- selection ----------------------------------------------------------------------------
     def _front_and_ref(self) -> tuple[np.ndarray, np.ndarray]:
+        """Feasible results and the acquisition's reference point: ``reference_point`` if
+        given, else the nadir of their front plus ``ref_margin`` of its range (with
+        ``ref_margin = None``: the worst value seen plus 10% of the range)."""
         obs = [o for o in self._high.values() if o.violation <= 0] or list(self._high.values())
         F = np.stack([o.values for o in obs])
-        lo, hi = F.min(0), F.max(0)
-        span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
-        return F, hi + 0.1 * span
+        if self.reference_point is not None:
+            return F, self.reference_point
+        if self.ref_margin is None:
+            lo, hi = F.min(0), F.max(0)
+            span = np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
+            return F, hi + 0.1 * span
+        from ..pareto import infer_reference_point
+
+        return F, infer_reference_point(F, margin=self.ref_margin)
 
     def _guided(self, k: int) -> list[Config]:
         self._fit()
