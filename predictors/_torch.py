@@ -32,7 +32,7 @@ def init_module(module: nn.Module, gen: torch.Generator) -> None:
     """Re-initialise every parameter from ``gen`` (uniform +-1/sqrt(fan_in), biases zero), so
     that models do not depend on torch's global seed."""
     with torch.no_grad():
-        for name, p in module.named_parameters():
+        for p in module.parameters():
             if p.dim() >= 2:
                 bound = 1.0 / math.sqrt(p.shape[1])
                 p.copy_(torch.rand(p.shape, generator=gen) * 2 * bound - bound)
