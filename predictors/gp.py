@@ -13,7 +13,7 @@ form); the grid search runs on at most ``max_select`` rows and only when the dat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
@@ -47,10 +47,32 @@ class GaussianProcess(Predictor):
         self.log_marginal_likelihood = float("nan")
 
     # -- kernel -----------------------------------------------------------------------------
-    def _kernel(self, A: np.ndarray, B: np.ndarray, w: float, ls: float) -> np.ndarray:
+    #: the last (dot products, squared distances) between a query and a training matrix, shared
+    #: by the GPs of one optimizer (one per objective, same inputs): key = the arrays' bytes
+    _cross_cache: ClassVar[dict[str, tuple[bytes, bytes, np.ndarray, np.ndarray]]] = {}
+
+    @staticmethod
+    def _cross(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ka, kb = A.tobytes(), B.tobytes()
+        hit = GaussianProcess._cross_cache.get("last")
+        if hit is not None and hit[0] == ka and hit[1] == kb:
+            return hit[2], hit[3]
         dot = A @ B.T
-        sq = np.maximum((A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * dot, 0.0)
-        return w * dot / self._D + (1.0 - w) * np.exp(-sq / (2.0 * self._D * ls))
+        sq = np.add.outer((A * A).sum(1), (B * B).sum(1))
+        sq -= 2.0 * dot
+        np.maximum(sq, 0.0, out=sq)
+        if A.shape[0] * B.shape[0] >= 10_000:  # only large queries are worth keeping
+            GaussianProcess._cross_cache["last"] = (ka, kb, dot, sq)
+        return dot, sq
+
+    def _kernel(self, A: np.ndarray, B: np.ndarray, w: float, ls: float) -> np.ndarray:
+        dot, sq = self._cross(A, B)
+        K = np.multiply(sq, -1.0 / (2.0 * self._D * ls))
+        np.exp(K, out=K)
+        K *= 1.0 - w
+        if w:
+            K += (w / self._D) * dot
+        return K
 
     def _kdiag(self, A: np.ndarray, w: float) -> np.ndarray:
         return w * (A * A).sum(1) / self._D + (1.0 - w)
