@@ -205,7 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing", action="store_true", help="also time one proposal with 200 and 1000 stored evals")
     ap.add_argument("--timing-only", action="store_true")
     ap.add_argument("--out", default=None, help="write every run and the summary as JSON here")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="print one table from the runs of earlier --out files (no new runs)")
     args = ap.parse_args(argv)
+    if args.merge:
+        runs = [r for path in args.merge for r in json.load(open(path))["runs"]]
+        opts = [o for o in OPTIMIZERS if any(r["optimizer"] == o for r in runs)]
+        probs = [p for p in PROBLEMS if any(r["problem"] == p for r in runs)]
+        budgets = sorted({int(b) for r in runs for b in r["hv"]})
+        print(markdown_table(summarize(runs, probs, opts, budgets), probs, opts, budgets))
+        return 0
     if args.quick:
         args.seeds, args.budgets, args.optimizers = 2, [25, 50], ["guided", "random"]
     budgets = sorted(set(args.budgets))
