@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -42,10 +43,11 @@ def _docstrings() -> list[str]:
             continue
         if mod.__doc__:
             out.append(mod.__doc__)
-        for attr in sorted(vars(mod)):
-            obj = getattr(mod, attr)
+        for attr, obj in sorted(vars(mod).items()):
             if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", None) == mod.__name__:
-                doc = inspect.getdoc(obj)
+                with warnings.catch_warnings():  # deprecated aliases (typing.io...) warn on access
+                    warnings.simplefilter("ignore")
+                    doc = inspect.getdoc(obj)
                 if doc:
                     out.append(doc)
     return out

@@ -122,10 +122,13 @@ class BitWidthSpace(Space):
 def bitwidth_space(model: str = "minilm", bits: Sequence[int] = (2, 3, 4, 8), group_size: int = 64,
                    max_avg_bits: float | None = None, layers: Sequence[str] | None = None,
                    model_options: dict[str, Any] | None = None, seed_milp: bool = False,
-                   milp_budgets: Sequence[float] | None = None) -> BitWidthSpace:
+                   milp_budgets: Sequence[float] | None = None, milp_sentences: int = 16,
+                   milp_max_length: int = 32) -> BitWidthSpace:
     """The registered ``bitwidth`` space over a zoo model (YAML: ``space: {name: bitwidth, ...}``).
     ``seed_milp: true`` computes MixDQ-style sensitivities and attaches the MILP-optimal family
-    over ``milp_budgets`` (average bits) as ``initial_configs``, which NSGA-II evaluates first."""
+    over ``milp_budgets`` (average bits; default: every half bit from the lowest to the highest
+    choice) as ``initial_configs``, which NSGA-II evaluates first. Sensitivities use
+    ``milp_sentences`` sentences of the corpus's search split, cut to ``milp_max_length`` tokens."""
     from ...zoo import get_model
 
     space = BitWidthSpace(get_model(model, **(model_options or {})), layers=layers, bits=bits,
@@ -133,7 +136,8 @@ def bitwidth_space(model: str = "minilm", bits: Sequence[int] = (2, 3, 4, 8), gr
     if seed_milp:
         from .mixdq import layer_sensitivity, milp_family
 
-        sens = layer_sensitivity(space, split="search")
-        budgets = milp_budgets or [b + 0.5 * i for b in space.bit_choices[:-1] for i in range(2)]
+        sens = layer_sensitivity(space, split="search", n_sentences=milp_sentences, max_length=milp_max_length)
+        lo, hi = space.bit_choices[0], space.bit_choices[-1]
+        budgets = milp_budgets or [lo + 0.5 * i for i in range(int(2 * (hi - lo)) + 1)]
         space.initial_configs = [c for c in milp_family(space, sens, budgets) if space.is_feasible(c)]
     return space
