@@ -29,12 +29,12 @@ ASSET = Path(__file__).resolve().parent / "assets" / "tiny_moe.safetensors"
 @dataclass
 class MoEConfig:
     vocab: int = 256
-    d_model: int = 128
+    d_model: int = 96
     n_heads: int = 4
     n_layers: int = 2
     n_experts: int = 8
     top_k: int = 2
-    d_ff: int = 256
+    d_ff: int = 192
     context: int = 64
 
 
