@@ -54,6 +54,9 @@ def main() -> None:
     t0 = time.perf_counter()
     res = ev.evaluate(configs)
     t_enum = time.perf_counter() - t0
+    failed = [(c, r.error) for c, r in zip(configs, res) if not r.ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} evaluations failed, first: {failed[0]}")
     table = {tuple(c["layers"]): r.metrics for c, r in zip(configs, res)}
     F = np.array([[len(k), m["cosine_error"]] for k, m in table.items()])
     ref = np.array([6.5, 1.0])

@@ -65,7 +65,7 @@ class ModelConfigurator:
         parent = self.work.get_submodule(parent_name) if parent_name else self.work
         full: nn.ModuleList = getattr(parent, attr)
         idx = [int(i) for i in keep]
-        if not idx or len(set(idx)) != len(idx) or not all(0 <= i < len(full) for i in idx):
+        if len(set(idx)) != len(idx) or not all(0 <= i < len(full) for i in idx):
             raise ValueError(f"'layers' must be distinct block indices in [0, {len(full)}), got {list(keep)}")
         self._saved_blocks = full
         setattr(parent, attr, nn.ModuleList([full[i] for i in sorted(idx)]))

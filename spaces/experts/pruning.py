@@ -77,8 +77,9 @@ class ExpertPruningSpace(Space):
         per_expert = []
         for b in self.block_names:
             blk = model.get_submodule(b)
-            total = _params(blk.experts)
-            per_expert.append(total / n_experts(blk))
+            # Hugging Face blocks also drop the router row of a pruned expert; MoEBlock keeps its router
+            router_row = 0 if hasattr(blk, "route_map") else blk.gate.weight.shape[1]
+            per_expert.append(_params(blk.experts) / n_experts(blk) + router_row)
         self.params_per_expert = per_expert
         self.base_params = _params(model) - sum(p * e for p, e in zip(per_expert, self.n_experts))
         variables = []
@@ -159,18 +160,22 @@ def routing_counts(model: nn.Module, batches: Sequence[torch.Tensor], blocks: Se
     hooks = []
     for l, name in enumerate(names):
         block = model.get_submodule(name)
-        router = block.router if hasattr(block, "router") else block.gate
+        if hasattr(block, "routing"):  # paretoforge MoEBlock: counts its own top-k choices
+            def block_hook(mod: nn.Module, args: tuple, out: Any, l: int = l) -> None:
+                counts[l] += mod.last_counts.cpu().numpy()
+
+            hooks.append(block.register_forward_hook(block_hook))
+            continue
 
         def hook(mod: nn.Module, args: tuple, out: Any, l: int = l, block: nn.Module = block) -> None:
-            if hasattr(block, "routing"):  # paretoforge MoEBlock: its own top-k
-                idx = block.routing(args[0].reshape(-1, args[0].shape[-1]))[2]
-            elif isinstance(out, tuple):  # transformers >= 5 router: (logits, scores, indices)
+            if isinstance(out, tuple):  # transformers >= 5 router: (logits, scores, indices)
                 idx = out[2]
             else:  # transformers 4.x: gate is a Linear giving logits
                 k = getattr(block, "top_k", 2)
                 idx = torch.topk(out.reshape(-1, out.shape[-1]), k, dim=-1).indices
             counts[l] += np.bincount(idx.reshape(-1).cpu().numpy(), minlength=len(counts[l]))
 
+        router = block.gate
         hooks.append(router.register_forward_hook(hook))
     try:
         for ids in batches:
