@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator, embedding_metrics
-from paretoforge.search.optimizers.nsga2 import NSGA2
 from paretoforge.search.objectives import Objective
+from paretoforge.search.optimizers.nsga2 import NSGA2
 from paretoforge.spaces.quantization import (
     BitWidthSpace,
     dequantize,
@@ -19,7 +19,6 @@ from paretoforge.spaces.quantization import (
     fake_quantize,
     load_quantized,
     pack_codes,
-    packed_bytes,
     quantize,
     tensor_bytes,
     unpack_codes,
@@ -184,3 +183,45 @@ def test_minilm_loads_offline_and_quantization_hurts_it(monkeypatch) -> None:
     assert r8.metrics["cosine"] > 0.999 and r2.metrics["cosine"] < 0.9
     emb = enc.encode(sents[:2])
     assert emb.shape == (2, 384) and torch.allclose(emb.norm(dim=-1), torch.ones(2), atol=1e-5)
+
+
+def test_every_lm_study_file_parses() -> None:
+    from pathlib import Path
+
+    from paretoforge.search.spec import load_spec
+
+    root = Path(__file__).resolve().parents[1] / "studies"
+    for name in ("quickstart.yaml", "minilm_layers.yaml", "tiny_moe_experts.yaml"):
+        spec = load_spec(root / name)
+        assert spec.space["name"] in ("bitwidth", "layer_selection", "expert_pruning")
+
+
+def test_quickstart_runs_end_to_end_from_the_cli(tmp_path) -> None:
+    """The README's quickstart, with a tiny budget and calibration, through ``paretoforge run``."""
+    from pathlib import Path
+
+    import yaml
+
+    from paretoforge.search.cli import main
+    from paretoforge.spaces.quantization import load_quantized
+    from paretoforge.zoo import get_model
+
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "studies" / "quickstart.yaml").read_text())
+    assert data["space"]["seed_milp"] is True
+    data["space"].update(milp_sentences=2, milp_max_length=8, milp_budgets=[3.0, 4.0, 8.0])
+    data["evaluator"].update(n_sentences=8, max_length=16)
+    data["budget"] = {"evaluations": 4}
+    data["optimizer"]["population_size"] = 4
+    path = tmp_path / "qs.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    out = tmp_path / "out"
+    for f in ("front.png", "export.yaml", "front.txt", "knee.safetensors"):
+        assert (out / f).is_file(), f
+    doc = yaml.safe_load((out / "export.yaml").read_text())
+    avg = sorted(c["metrics"]["avg_bits"] for c in doc["configurations"])
+    assert 3.0 - 1e-9 <= avg[0] and avg[-1] <= 8.0 + 1e-9  # the three MILP seeds were evaluated first
+    import copy
+
+    model = load_quantized(out / "knee.safetensors", copy.deepcopy(get_model("minilm")))
+    assert torch.isfinite(model.encode(["A short sentence about Python."])).all()

@@ -108,8 +108,8 @@ def test_routing_counts_and_baselines(lm, rows) -> None:
     for c in counts:
         assert c.sum() == 16 * CFG.context * CFG.top_k
     keep = least_routed_keep(counts, 2)
-    for l, c in enumerate(counts):
-        assert sorted(c[keep[f"keep_{l}"]]) == sorted(np.sort(c)[-2:])
+    for li, c in enumerate(counts):
+        assert sorted(c[keep[f"keep_{li}"]]) == sorted(np.sort(c)[-2:])
     r = random_keep([4, 4], 3, np.random.default_rng(0))
     assert all(len(v) == 3 for v in r.values()) and r == random_keep([4, 4], 3, np.random.default_rng(0))
 
@@ -128,11 +128,11 @@ def test_perplexity_evaluator(lm, rows) -> None:
 def test_shipped_tiny_moe_is_trained_and_pruning_hurts() -> None:
     from paretoforge.evaluators.lm import perplexity_evaluator
 
-    ev = perplexity_evaluator(split="heldout", n_rows=32)
+    ev = perplexity_evaluator(split="test", n_rows=32)
     lm = ev.model
     assert lm.cfg.n_experts == 8 and len(find_moe_blocks(lm)) == lm.cfg.n_layers
     assert all(p.dtype == torch.float32 for p in lm.parameters())
-    full, one = ev.evaluate([{}, {f"keep_{l}": [0] for l in range(lm.cfg.n_layers)}])
+    full, one = ev.evaluate([{}, {f"keep_{li}": [0] for li in range(lm.cfg.n_layers)}])
     assert full.metrics["perplexity"] < 6.0 and full.metrics["accuracy"] > 0.45  # uniform bytes: 256, 1/256
     assert one.metrics["perplexity"] > full.metrics["perplexity"]
 

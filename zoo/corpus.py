@@ -43,7 +43,7 @@ def _docstrings() -> list[str]:
             continue
         if mod.__doc__:
             out.append(mod.__doc__)
-        for attr, obj in sorted(vars(mod).items()):
+        for _name, obj in sorted(vars(mod).items(), key=lambda kv: kv[0]):
             if (inspect.isclass(obj) or inspect.isfunction(obj)) and getattr(obj, "__module__", None) == mod.__name__:
                 with warnings.catch_warnings():  # deprecated aliases (typing.io...) warn on access
                     warnings.simplefilter("ignore")

@@ -21,7 +21,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ASSET", "MoEBlock", "MoEConfig", "TinyMoELM", "encode_bytes", "load_tiny_moe", "save_tiny_moe"]
+__all__ = ["ASSET", "LM_SPLITS", "MoEBlock", "MoEConfig", "TinyMoELM", "encode_bytes", "lm_rows", "load_tiny_moe",
+           "save_tiny_moe"]
+
+#: text splits for the language model: ``train`` is the corpus's search split (the training
+#: text); the held-out split is cut in two: ``calib`` (searches score configurations on it) and
+#: ``test`` (reported numbers)
+LM_SPLITS = ("train", "calib", "test")
 
 ASSET = Path(__file__).resolve().parent / "assets" / "tiny_moe.safetensors"
 
@@ -135,6 +141,19 @@ def encode_bytes(texts: list[str] | tuple[str, ...], context: int) -> torch.Tens
     data = torch.tensor(list("\n".join(texts).encode("utf-8")), dtype=torch.long)
     n = (len(data) - 1) // context
     return torch.stack([data[i * context:i * context + context + 1] for i in range(n)])
+
+
+def lm_rows(split: str, context: int, seed: int = 0) -> torch.Tensor:
+    """Rows of ``context + 1`` bytes of one of :data:`LM_SPLITS`, in a seeded random order."""
+    from .corpus import corpus_split
+
+    parts = corpus_split(seed)
+    held = parts["heldout"]
+    texts = {"train": parts["search"], "calib": held[: len(held) // 2], "test": held[len(held) // 2:]}
+    if split not in texts:
+        raise ValueError(f"unknown split {split!r}; allowed: {list(LM_SPLITS)}")
+    rows = encode_bytes(texts[split], context)
+    return rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))]
 
 
 def save_tiny_moe(model: TinyMoELM, path: str | Path = ASSET) -> Path:

@@ -4,7 +4,8 @@
     python -m paretoforge.zoo.train_moe --steps 200 --out /tmp/m.safetensors --device cuda
 
 Data: the search split of the stdlib corpus (:func:`paretoforge.zoo.corpus_split`, seed 0) as
-UTF-8 bytes. Batches are drawn with a seeded ``torch.Generator``; the model is initialised under
+UTF-8 bytes; the loss on the ``calib`` rows (half of the held-out split) is printed as it
+trains. Batches are drawn with a seeded ``torch.Generator``; the model is initialised under
 a forked, seeded global generator, so the global RNG state is untouched.
 """
 
@@ -31,6 +32,9 @@ def train(steps: int = 3000, batch: int = 32, lr: float = 3e-3, aux_weight: floa
         model = TinyMoELM(cfg)
     model.to(device).train()
     rows = encode_bytes(corpus_split(0)["search"], cfg.context)
+    from .tiny_moe import lm_rows
+
+    val = lm_rows("calib", cfg.context)[:64].to(device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.95))
     t0 = time.perf_counter()
@@ -46,8 +50,12 @@ def train(steps: int = 3000, batch: int = 32, lr: float = 3e-3, aux_weight: floa
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if log_every and (step % log_every == 0 or step == steps - 1):
-            print(f"step {step:5d}  loss {loss.item():.4f}  aux {aux.item():.3f}  {time.perf_counter() - t0:.0f} s",
-                  flush=True)
+            model.eval()
+            with torch.inference_mode():
+                vl = F.cross_entropy(model(val[:, :-1])[0].reshape(-1, cfg.vocab), val[:, 1:].reshape(-1)).item()
+            model.train()
+            print(f"step {step:5d}  loss {loss.item():.4f}  calib loss {vl:.4f}  aux {aux.item():.3f}  "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
     return model.eval()
 
 

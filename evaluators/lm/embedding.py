@@ -49,7 +49,8 @@ class EmbeddingFidelityEvaluator(Evaluator):
     metrics = ("cosine", "cosine_error", "nn_agreement", "nn_error")
 
     def __init__(self, encoder: nn.Module, sentences: Sequence[str], *, n_sentences: int = 128,
-                 min_sentences: int = 16, max_length: int = 64, group_size: int = 64, quant_layers: Sequence[str] | None = None,
+                 min_sentences: int = 16, max_length: int = 64, group_size: int = 64,
+                 quant_layers: Sequence[str] | None = None,
                  measure_time: bool = False, device: str | torch.device = "cpu", cache_weights: bool = True) -> None:
         if len(sentences) < 2:
             raise ValueError("embedding_fidelity: need at least 2 sentences")

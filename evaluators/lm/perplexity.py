@@ -79,7 +79,7 @@ class PerplexityEvaluator(Evaluator):
                 metrics["params"] = float(sum(p.numel() for p in model.parameters()))
                 if self.measure_time:
                     with torch.inference_mode():
-                        metrics["latency_s"] = measure_latency(lambda: model(rows[:, :-1]), self.device)
+                        metrics["latency_s"] = measure_latency(lambda m=model: m(rows[:, :-1]), self.device)
                 err = check_metrics(metrics)
                 res = EvalResult.failure(err) if err else EvalResult(metrics, info={"rows": n})
             except Exception as exc:  # noqa: BLE001 - a failing configuration is data
@@ -89,19 +89,19 @@ class PerplexityEvaluator(Evaluator):
         return out
 
 
-def perplexity_evaluator(model: str = "tiny_moe", split: str = "heldout", n_rows: int = 64, min_rows: int = 8,
+def perplexity_evaluator(model: str = "tiny_moe", split: str = "calib", n_rows: int = 64, min_rows: int = 8,
                          seed: int = 0, measure_time: bool = False, device: str = "cpu",
                          model_options: dict[str, Any] | None = None) -> PerplexityEvaluator:
     """The registered ``perplexity`` evaluator: the zoo's tiny MoE LM on a split of the stdlib
-    corpus as bytes (``split``: ``search`` or ``heldout``), configured by expert keys."""
-    from ...zoo import corpus_split, get_model
-    from ...zoo.tiny_moe import encode_bytes
+    corpus as bytes (``split``: ``train`` (its training text), ``calib`` (half of the held-out
+    sentences; searches use it) or ``test`` (the other half; reported numbers)), configured by
+    expert keys."""
+    from ...zoo import get_model
+    from ...zoo.tiny_moe import LM_SPLITS, lm_rows
 
-    parts = corpus_split(seed)
-    if split not in parts:
-        raise ValueError(f"perplexity: key 'split' is {split!r}; allowed: {sorted(parts)}")
+    if split not in LM_SPLITS:
+        raise ValueError(f"perplexity: key 'split' is {split!r}; allowed: {list(LM_SPLITS)}")
     lm = get_model(model, **(model_options or {}))
-    rows = encode_bytes(parts[split], lm.cfg.context)
-    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))
-    return PerplexityEvaluator(lm, rows[order], n_rows=n_rows, min_rows=min_rows, measure_time=measure_time,
+    return PerplexityEvaluator(lm, lm_rows(split, lm.cfg.context, seed), n_rows=n_rows, min_rows=min_rows,
+                               measure_time=measure_time,
                                device=device)

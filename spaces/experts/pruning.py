@@ -42,20 +42,20 @@ def apply_expert_config(model: nn.Module, config: Config, blocks: Sequence[str] 
     """``model`` (a deep copy by default) with the experts of ``config`` (``keep_<l>`` or
     ``merge_<l>`` + ``route_<l>`` keys; a layer without keys keeps all its experts)."""
     names = list(blocks) if blocks is not None else find_moe_blocks(model)
-    allowed = {f"{p}_{l}" for l in range(len(names)) for p in ("keep", "merge", "route")}
+    allowed = {f"{p}_{li}" for li in range(len(names)) for p in ("keep", "merge", "route")}
     unknown = [k for k in config if k not in allowed]
     if unknown:
         raise ValueError(f"configuration keys {unknown} are not expert keys of this {len(names)}-layer MoE model; "
                          f"allowed: keep_<l>, merge_<l>, route_<l> for l < {len(names)}")
     target = copy.deepcopy(model) if copy_model else model
-    for l, name in enumerate(names):
+    for li, name in enumerate(names):
         block = target.get_submodule(name)
-        if f"keep_{l}" in config:
-            prune_experts(block, config[f"keep_{l}"])
-        elif f"merge_{l}" in config:
+        if f"keep_{li}" in config:
+            prune_experts(block, config[f"keep_{li}"])
+        elif f"merge_{li}" in config:
             E = n_experts(block)
-            m = torch.tensor(config[f"merge_{l}"], dtype=torch.float32).reshape(-1, E)
-            r = config.get(f"route_{l}")
+            m = torch.tensor(config[f"merge_{li}"], dtype=torch.float32).reshape(-1, E)
+            r = config.get(f"route_{li}")
             merge_experts(block, m, None if r is None else torch.tensor(r, dtype=torch.float32).reshape(-1, E))
     return target
 
@@ -83,26 +83,26 @@ class ExpertPruningSpace(Space):
         self.params_per_expert = per_expert
         self.base_params = _params(model) - sum(p * e for p, e in zip(per_expert, self.n_experts))
         variables = []
-        for l, E in enumerate(self.n_experts):
+        for li, E in enumerate(self.n_experts):
             if keep is not None:
                 if not 1 <= keep <= E:
                     raise ConfigError(f"space '{name}': key 'keep' is {keep}; allowed: 1..{E}")
-                variables.append(Subset(f"keep_{l}", E, k=keep))
+                variables.append(Subset(f"keep_{li}", E, k=keep))
             else:
-                variables.append(Subset(f"keep_{l}", E, k_min=k_min or 1, k_max=min(k_max or E, E)))
+                variables.append(Subset(f"keep_{li}", E, k_min=k_min or 1, k_max=min(k_max or E, E)))
         total_e = float(sum(self.n_experts))
         costs = {"experts_kept": self.experts_kept, "expert_fraction": lambda c: self.experts_kept(c) / total_e,
                  "params": self.params}
         super().__init__(variables, costs=costs, name=name)
 
     def experts_kept(self, config: Config) -> float:
-        return float(sum(len(config[f"keep_{l}"]) for l in range(len(self.block_names))))
+        return float(sum(len(config[f"keep_{li}"]) for li in range(len(self.block_names))))
 
     def params(self, config: Config) -> float:
-        return float(self.base_params + sum(p * len(config[f"keep_{l}"]) for l, p in enumerate(self.params_per_expert)))
+        return float(self.base_params + sum(p * len(config[f"keep_{li}"]) for li, p in enumerate(self.params_per_expert)))
 
     def full(self) -> Config:
-        return {f"keep_{l}": list(range(E)) for l, E in enumerate(self.n_experts)}
+        return {f"keep_{li}": list(range(E)) for li, E in enumerate(self.n_experts)}
 
     def apply(self, config: Config, target: nn.Module | None = None) -> nn.Module:
         """A pruned deep copy of the model (or ``target`` pruned in place)."""
@@ -123,8 +123,9 @@ class ExpertMergeSpace(Space):
         self.n_experts = [n_experts(model.get_submodule(b)) for b in self.block_names]
         self.keep = int(keep)
         variables = []
-        for l, E in enumerate(self.n_experts):
-            variables += [RealVector(f"merge_{l}", self.keep * E, 0.0, high), RealVector(f"route_{l}", self.keep * E, 0.0, high)]
+        for li, E in enumerate(self.n_experts):
+            variables += [RealVector(f"merge_{li}", self.keep * E, 0.0, high),
+                          RealVector(f"route_{li}", self.keep * E, 0.0, high)]
         per_expert = [_params(model.get_submodule(b).experts) / E for b, E in zip(self.block_names, self.n_experts)]
         base = _params(model) - sum(p * E for p, E in zip(per_expert, self.n_experts))
         fixed = float(base + sum(p * self.keep for p in per_expert))
@@ -135,14 +136,14 @@ class ExpertMergeSpace(Space):
     def from_keep(self, keep_config: Config) -> Config:
         """The merge-space point equal to a stage-1 keep configuration (one-hot rows)."""
         out: Config = {}
-        for l, E in enumerate(self.n_experts):
-            ks = sorted(keep_config[f"keep_{l}"])
+        for li, E in enumerate(self.n_experts):
+            ks = sorted(keep_config[f"keep_{li}"])
             if len(ks) != self.keep:
-                raise ConfigError(f"space '{self.name}': keep_{l} has {len(ks)} experts, expected {self.keep}")
+                raise ConfigError(f"space '{self.name}': keep_{li} has {len(ks)} experts, expected {self.keep}")
             m = np.zeros((self.keep, E))
             m[np.arange(self.keep), ks] = 1.0
-            out[f"merge_{l}"] = m.reshape(-1).tolist()
-            out[f"route_{l}"] = m.reshape(-1).tolist()
+            out[f"merge_{li}"] = m.reshape(-1).tolist()
+            out[f"route_{li}"] = m.reshape(-1).tolist()
         return self.validate(out)
 
     def apply(self, config: Config, target: nn.Module | None = None) -> nn.Module:
@@ -153,27 +154,28 @@ class ExpertMergeSpace(Space):
 
 
 @torch.inference_mode()
-def routing_counts(model: nn.Module, batches: Sequence[torch.Tensor], blocks: Sequence[str] | None = None) -> list[np.ndarray]:
+def routing_counts(model: nn.Module, batches: Sequence[torch.Tensor],
+                   blocks: Sequence[str] | None = None) -> list[np.ndarray]:
     """Tokens routed to each expert (top-k choices) per MoE layer over ``batches`` of input ids."""
     names = list(blocks) if blocks is not None else find_moe_blocks(model)
     counts = [np.zeros(n_experts(model.get_submodule(b))) for b in names]
     hooks = []
-    for l, name in enumerate(names):
+    for li, name in enumerate(names):
         block = model.get_submodule(name)
         if hasattr(block, "routing"):  # paretoforge MoEBlock: counts its own top-k choices
-            def block_hook(mod: nn.Module, args: tuple, out: Any, l: int = l) -> None:
-                counts[l] += mod.last_counts.cpu().numpy()
+            def block_hook(mod: nn.Module, args: tuple, out: Any, li: int = li) -> None:
+                counts[li] += mod.last_counts.cpu().numpy()
 
             hooks.append(block.register_forward_hook(block_hook))
             continue
 
-        def hook(mod: nn.Module, args: tuple, out: Any, l: int = l, block: nn.Module = block) -> None:
+        def hook(mod: nn.Module, args: tuple, out: Any, li: int = li, block: nn.Module = block) -> None:
             if isinstance(out, tuple):  # transformers >= 5 router: (logits, scores, indices)
                 idx = out[2]
             else:  # transformers 4.x: gate is a Linear giving logits
                 k = getattr(block, "top_k", 2)
                 idx = torch.topk(out.reshape(-1, out.shape[-1]), k, dim=-1).indices
-            counts[l] += np.bincount(idx.reshape(-1).cpu().numpy(), minlength=len(counts[l]))
+            counts[li] += np.bincount(idx.reshape(-1).cpu().numpy(), minlength=len(counts[li]))
 
         router = block.gate
         hooks.append(router.register_forward_hook(hook))
@@ -188,11 +190,11 @@ def routing_counts(model: nn.Module, batches: Sequence[torch.Tensor], blocks: Se
 
 def least_routed_keep(counts: Sequence[np.ndarray], k: int) -> Config:
     """Keep the ``k`` most-routed experts of each layer (drop the least-routed; ties: lower index)."""
-    return {f"keep_{l}": sorted(np.argsort(-c, kind="stable")[:k].tolist()) for l, c in enumerate(counts)}
+    return {f"keep_{li}": sorted(np.argsort(-c, kind="stable")[:k].tolist()) for li, c in enumerate(counts)}
 
 
 def random_keep(n_experts_per_layer: Sequence[int], k: int, rng: np.random.Generator) -> Config:
-    return {f"keep_{l}": sorted(rng.choice(E, size=k, replace=False).tolist()) for l, E in enumerate(n_experts_per_layer)}
+    return {f"keep_{li}": sorted(rng.choice(E, size=k, replace=False).tolist()) for li, E in enumerate(n_experts_per_layer)}
 
 
 def expert_pruning_space(model: str = "tiny_moe", keep: int | None = None, k_min: int | None = None,

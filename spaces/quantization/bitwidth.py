@@ -91,7 +91,8 @@ class BitWidthSpace(Space):
 
     # -- application ------------------------------------------------------------------------
     @torch.no_grad()
-    def apply(self, config: Config, target: nn.Module, cache: dict[tuple[int, int], torch.Tensor] | None = None) -> nn.Module:
+    def apply(self, config: Config, target: nn.Module,
+              cache: dict[tuple[int, int], torch.Tensor] | None = None) -> nn.Module:
         """Write the quantize-dequantized weights of ``config`` into ``target`` (in place) and return
         it. ``cache`` (optional) keeps fake-quantized weights per (layer index, bits) across calls."""
         bits = self["bits"].validate(config["bits"])
