@@ -114,3 +114,16 @@ def test_layer_selection_from_yaml_names_bad_keys(tmp_path) -> None:
         "objectives": ["n_layers"], "budget": {"evaluations": 3}}, source="bad.yaml")
     with pytest.raises(SpecError, match="bad.yaml.*'space'.*k_minimum"):
         bad.build(output=str(tmp_path))
+
+
+def test_latency_metric_and_peak_memory(enc) -> None:
+    from paretoforge.evaluators.lm import measure_latency, peak_memory_bytes
+
+    calls = []
+    t = measure_latency(lambda: calls.append(1), "cpu", warmup=2, repeats=3)
+    assert len(calls) == 5 and t >= 0.0
+    assert peak_memory_bytes(lambda: None, "cpu") is None  # measured on CUDA only
+    ev = EmbeddingFidelityEvaluator(enc, list(corpus_split(0)["search"][:4]), n_sentences=4, min_sentences=2,
+                                    measure_time=True)
+    r = ev.evaluate([{"layers": [0]}])[0]
+    assert r.ok and r.metrics["latency_s"] > 0.0

@@ -24,7 +24,7 @@ from .tiny_moe import ASSET, MoEConfig, TinyMoELM, encode_bytes, save_tiny_moe
 __all__ = ["train"]
 
 
-def train(steps: int = 3000, batch: int = 32, lr: float = 3e-3, aux_weight: float = 0.01, seed: int = 0,
+def train(steps: int = 1500, batch: int = 32, lr: float = 3e-3, aux_weight: float = 0.01, seed: int = 0,
           device: str = "cpu", cfg: MoEConfig | None = None, log_every: int = 100) -> TinyMoELM:
     cfg = cfg or MoEConfig()
     with torch.random.fork_rng(devices=[]):
@@ -61,7 +61,7 @@ def train(steps: int = 3000, batch: int = 32, lr: float = 3e-3, aux_weight: floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Train the tiny MoE LM on the stdlib corpus.")
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
