@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import platform
 import time
 
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--budgets", type=float, nargs="+", default=[2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0])
     ap.add_argument("--search", type=int, default=48, help="NSGA-II evaluations, seeded vs unseeded (0: skip)")
     ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--sensitivity", help="a .npy file: load the sensitivities from it if it exists, else save them there")
     args = ap.parse_args()
 
     from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator
@@ -48,7 +50,13 @@ def main() -> None:
     enc = get_model("minilm")
     space = BitWidthSpace(enc, bits=args.bits, group_size=args.group_size)
     t0 = time.perf_counter()
-    sens = layer_sensitivity(space, split="search", n_sentences=args.calib, max_length=args.max_length)
+    if args.sensitivity and os.path.exists(args.sensitivity):
+        sens = np.load(args.sensitivity)
+        print(f"sensitivities loaded from {args.sensitivity}")
+    else:
+        sens = layer_sensitivity(space, split="search", n_sentences=args.calib, max_length=args.max_length)
+        if args.sensitivity:
+            np.save(args.sensitivity, sens)
     t_sens = time.perf_counter() - t0
     t0 = time.perf_counter()
     family = milp_family(space, sens, args.budgets)
@@ -100,6 +108,20 @@ def main() -> None:
             hv = float(hypervolume(F, np.array([8.5, 1.0])))
             search[label] = {"hypervolume": hv, "seconds": time.perf_counter() - t0}
             print(f"{label}: {args.search} evaluations, hypervolume {hv:.4f} in {search[label]['seconds']:.0f} s")
+            if init:  # the seeded search's best points at <= 3 and <= 4 bits, judged on held-out text
+                for b in (3, 4):
+                    cands = [t for t in study.completed_trials() if t.metrics["avg_bits"] <= b + 1e-9]
+                    if not cands:
+                        continue
+                    best = min(cands, key=lambda t: t.metrics["cosine_error"])
+                    m = held.evaluate([best.config])[0].metrics
+                    uni = verdict.get(b, {})
+                    search[f"best_at_{b}"] = {"avg_bits": best.metrics["avg_bits"], "heldout": m,
+                                              "bits": best.config["bits"]}
+                    print(f"  searched best at <= {b} bits (avg {best.metrics['avg_bits']:.3f}): held-out cosine "
+                          f"{m['cosine']:.4f}, NN {m['nn_agreement']:.3f} "
+                          f"(uniform {uni.get('uniform_cosine', float('nan')):.4f}, "
+                          f"NN {uni.get('uniform_nn', float('nan')):.3f})")
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"rows": rows, "verdict": verdict, "search": search, "sensitivity_seconds": t_sens}, f, indent=1)
