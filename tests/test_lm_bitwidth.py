@@ -154,11 +154,12 @@ def test_milp_is_optimal_on_an_enumerable_problem(enc) -> None:
 
 
 def test_sensitivity_table_and_milp_seed_nsga2(enc, sents) -> None:
-    sp = BitWidthSpace(enc, bits=(2, 4, 8), group_size=32)
-    ev = EmbeddingFidelityEvaluator(enc, sents, n_sentences=8, group_size=32)
+    layers = [f"model.encoder.layer.{i}.{n}" for i in (0, 3) for n in ("attention.output.dense", "output.dense")]
+    sp = BitWidthSpace(enc, layers=layers, bits=(2, 4, 8), group_size=32)
+    ev = EmbeddingFidelityEvaluator(enc, sents, n_sentences=8, group_size=32, quant_layers=layers)
     s = sensitivity_table(sp, lambda c: ev.evaluate([c])[0].metrics["cosine_error"])
     assert s.shape == (len(sp.layer_names), 3)
-    assert (s[:, 0] >= s[:, 2] - 1e-6).mean() > 0.9  # 2 bits hurts more than 8 bits almost everywhere
+    assert (s[:, 0] > s[:, 2]).all()  # 2 bits hurts more than 8 bits
     fam = milp_family(sp, s, [3.0, 5.0])
     opt = NSGA2(sp, [Objective("avg_bits"), Objective("cosine_error")], seed=0, population_size=4, initial=fam)
     first = opt.ask(3)
