@@ -123,6 +123,10 @@ def test_perplexity_evaluator(lm, rows) -> None:
     assert one.metrics["params"] < full.metrics["params"]
     assert full.metrics == pytest.approx({**lm_metrics(lm, rows), "params": full.metrics["params"]})
     assert ev.evaluate([{}], fidelity=0.25)[0].info["rows"] == 6
+    import pickle  # process-pool backends ship the evaluator to their workers
+
+    again = pickle.loads(pickle.dumps(ev)).evaluate([{"keep_0": [0], "keep_1": [3]}])[0]
+    assert again.metrics == pytest.approx(one.metrics)
 
 
 def test_shipped_tiny_moe_is_trained_and_pruning_hurts() -> None:

@@ -74,6 +74,9 @@ def test_fidelity_falls_when_blocks_are_dropped_and_search_finds_exact_front(enc
     r_full, r_one = ev.evaluate([{"layers": [0, 1, 2, 3]}, {"layers": [2]}])
     assert r_full.metrics["cosine"] == pytest.approx(1.0, abs=1e-6)
     assert r_one.metrics["cosine"] < 0.999 and r_one.metrics["params"] < r_full.metrics["params"]
+    import pickle  # process-pool backends ship the evaluator to their workers
+
+    assert pickle.loads(pickle.dumps(ev)).evaluate([{"layers": [2]}])[0].metrics == pytest.approx(r_one.metrics)
     # after a selection, the next configuration sees every block again
     assert ev.evaluate([{"layers": [0, 1, 2, 3]}])[0].metrics["cosine"] == pytest.approx(1.0, abs=1e-6)
     study = Study("layers", sp, ev, [Objective("n_layers"), Objective("cosine_error")], optimizer="nsga2",

@@ -42,6 +42,14 @@ def lm_metrics(model: nn.Module, rows: torch.Tensor, batch_size: int = 32) -> di
     return {"nll": mean, "perplexity": math.exp(mean), "accuracy": acc, "error": 1.0 - acc}
 
 
+def _apply_experts(model: nn.Module, config: dict[str, Any]) -> nn.Module:
+    """Default configuration of :class:`PerplexityEvaluator`: expert keys (module level: picklable
+    for process-pool backends)."""
+    from ...spaces.experts import apply_expert_config
+
+    return apply_expert_config(model, config)
+
+
 class PerplexityEvaluator(Evaluator):
     """Scores configured copies of ``model`` on fixed rows of token ids."""
 
@@ -56,12 +64,7 @@ class PerplexityEvaluator(Evaluator):
         self.model = model
         self.rows = rows[:n_rows].to(self.device)
         self.n_rows, self.min_rows = len(self.rows), min(min_rows, len(self.rows))
-        if apply is None:
-            from ...spaces.experts import apply_expert_config
-
-            def apply(m: nn.Module, cfg: dict[str, Any]) -> nn.Module:
-                return apply_expert_config(m, cfg)
-        self.apply = apply
+        self.apply = apply if apply is not None else _apply_experts
         self.measure_time = measure_time
 
     def n_for(self, fidelity: float) -> int:
