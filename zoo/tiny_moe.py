@@ -72,7 +72,7 @@ class MoEBlock(nn.Module):
     def routing(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(router probabilities over the original E, top-k weights, top-k indices into experts)."""
         probs = F.softmax(self.router(x).float(), dim=-1)
-        p = probs @ self.route_map.T.to(probs.dtype) if self.route_map is not None else probs
+        p = probs @ self.route_map.T.to(probs) if self.route_map is not None else probs
         k = min(self.top_k, p.shape[-1])
         w, idx = torch.topk(p, k, dim=-1)
         w = w / w.sum(-1, keepdim=True).clamp_min(1e-9)

@@ -71,11 +71,11 @@ def merge_experts(block: nn.Module, merge: torch.Tensor, route: torch.Tensor | N
             ex = copy.deepcopy(block.experts[0])
             for name, p in ex.named_parameters():
                 stack = torch.stack([dict(block.experts[i].named_parameters())[name] for i in range(E)])
-                p.copy_(torch.einsum("e,e...->...", merge[j].to(stack.dtype), stack))
+                p.copy_(torch.einsum("e,e...->...", merge[j].to(stack), stack))
             new.append(ex)
         prev = block.route_map
         r = torch.as_tensor(route if route is not None else merge, dtype=torch.float32)
-        block.route_map = r if prev is None else r @ prev  # compose with an earlier remap
+        block.route_map = r if prev is None else r.to(prev) @ prev  # compose with an earlier remap
         block.experts = new
         return block
     if route is not None:
@@ -83,7 +83,7 @@ def merge_experts(block: nn.Module, merge: torch.Tensor, route: torch.Tensor | N
                          "blocks route each merged expert with the router row of its row's largest entry")
     if kind == "hf_fused":
         ex = block.experts
-        w = merge.to(ex.gate_up_proj.dtype)
+        w = merge.to(ex.gate_up_proj)
         ex.gate_up_proj = nn.Parameter(torch.einsum("je,e...->j...", w, ex.gate_up_proj))
         ex.down_proj = nn.Parameter(torch.einsum("je,e...->j...", w, ex.down_proj))
         ex.num_experts = b
@@ -95,7 +95,7 @@ def merge_experts(block: nn.Module, merge: torch.Tensor, route: torch.Tensor | N
             e = copy.deepcopy(block.experts[0])
             for name, p in e.named_parameters():
                 stack = torch.stack([dict(block.experts[i].named_parameters())[name] for i in range(E)])
-                p.copy_(torch.einsum("e,e...->...", merge[j].to(stack.dtype), stack))
+                p.copy_(torch.einsum("e,e...->...", merge[j].to(stack), stack))
             new.append(e)
         block.experts = new
     rows = [int(r.argmax()) for r in merge]
