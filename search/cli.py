@@ -154,6 +154,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(front_table(results))
     for p in _write_outputs(results, out, url):
         print(f"wrote {p}")
+    knee = results.knee()
+    if knee is not None and hasattr(study.space, "export_model"):  # spaces over real models: the knee's weights
+        print(f"wrote {study.space.export_model(knee.config, out / 'knee.safetensors')} (trial {knee.number})")
     study.close()
     if code == 0 and counts["complete"] == 0:
         code = 1  # nothing usable came out: say so to scripts and CI

@@ -14,8 +14,23 @@ from .registry import Registry
 
 __all__ = ["EVALUATORS", "PREDICTORS", "PROBLEMS", "SPACES"]
 
-SPACES = Registry("space", "paretoforge.spaces")
-EVALUATORS = Registry("evaluator", "paretoforge.evaluators")
+SPACES = Registry(
+    "space",
+    "paretoforge.spaces",
+    {
+        "bitwidth": "paretoforge.spaces.quantization.bitwidth:bitwidth_space",
+        "layer_selection": "paretoforge.spaces.layers.selection:layer_selection_space",
+        "expert_pruning": "paretoforge.spaces.experts.pruning:expert_pruning_space",
+    },
+)
+EVALUATORS = Registry(
+    "evaluator",
+    "paretoforge.evaluators",
+    {
+        "embedding_fidelity": "paretoforge.evaluators.lm.embedding:embedding_fidelity",
+        "perplexity": "paretoforge.evaluators.lm.perplexity:perplexity_evaluator",
+    },
+)
 PREDICTORS = Registry(
     "predictor",
     "paretoforge.predictors",
