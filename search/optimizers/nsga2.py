@@ -9,6 +9,7 @@ are regenerated, so evaluations are not spent twice on the same point.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,13 +75,23 @@ def rank_and_crowding(F: np.ndarray, violation: np.ndarray) -> tuple[np.ndarray,
 
 class NSGA2(Optimizer):
     """NSGA-II with the space's operators. ``population_size`` 20 suits budgets of a few hundred
-    evaluations; ``crossover_prob`` is the chance that a child pair comes from crossover."""
+    evaluations; ``crossover_prob`` is the chance that a child pair comes from crossover.
+    ``initial`` seeds the first generation: a list of configurations, or ``"space"`` for the
+    space's ``initial_configs()`` (known good points such as existing solvers); random samples
+    fill the rest of it."""
 
     name = "nsga2"
 
     def __init__(self, *args, population_size: int = 20, crossover_prob: float = 0.9,
-                 mutation_prob: float | None = None, max_retries: int = 20, **kwargs) -> None:
+                 mutation_prob: float | None = None, max_retries: int = 20, initial: Any = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if isinstance(initial, str):
+            if initial != "space" or not hasattr(self.space, "initial_configs"):
+                raise ValueError(f"NSGA2: 'initial' is {initial!r}; allowed: 'space' (for a space with "
+                                 "initial_configs()) or a list of configurations")
+            initial = self.space.initial_configs()
+        self._initial: list[Config] = [self.space.validate(self.space.repair(c)) for c in (initial or [])]
         if population_size < 2:
             raise ValueError("NSGA2: 'population_size' must be >= 2")
         self.population_size = int(population_size)
@@ -120,7 +131,10 @@ class NSGA2(Optimizer):
         for _ in range(n):
             initial = self.generation == 0 and self._proposed < self.population_size or not self.population
             for _ in range(self.max_retries):
-                cfg = self.space.sample(self.rng) if initial else self._child(pending)
+                if initial and self._initial:
+                    cfg = self._initial.pop(0)
+                else:
+                    cfg = self.space.sample(self.rng) if initial else self._child(pending)
                 key = self.space.key(cfg)
                 if key not in self._seen:
                     break
