@@ -128,7 +128,15 @@ def _train_run(spec: RunSpec, x: torch.Tensor, batch: int, device: torch.device,
     return {k: v.detach().clone() for k, v in final.items()}, ckpts, info
 
 
-def train_testbed(out: str | Path, profile: str = "gpu", device: str = "auto", log_every: int = 0) -> dict:
+def _job(args: tuple) -> tuple:
+    spec, x, batch, device, log_every = args
+    sd, ckpts, info = _train_run(spec, x, batch, torch.device(device), VPSchedule(), log_every)
+    cpu = lambda d: {k: v.cpu() for k, v in d.items()}  # noqa: E731
+    return cpu(sd), [(s, cpu(c)) for s, c in ckpts], info
+
+
+def train_testbed(out: str | Path, profile: str = "gpu", device: str = "auto", log_every: int = 0,
+                  jobs: int = 1) -> dict:
     """Train everything into ``out`` and return the manifest (also written as manifest.json)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; allowed: {sorted(PROFILES)}")
@@ -146,15 +154,22 @@ def train_testbed(out: str | Path, profile: str = "gpu", device: str = "auto", l
                       "data": {"split_seed": 0, "n_train": len(split.x_train), "n_test": len(split.x_test)},
                       "schedule": asdict(vp), "zoo": {}, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     zoo_sd = {}
-    for name, spec in p.zoo.items():
-        print(f"training zoo model {name} {asdict(spec.config)}", flush=True)
-        sd, _, info = _train_run(spec, split.x_train, p.batch, dev, vp, log_every)
+    runs = [*p.zoo.items(), ("checkpoint_run", p.checkpoint_run)]
+    work = [(spec, split.x_train, p.batch, str(dev), log_every) for _, spec in runs]
+    if jobs > 1:  # independent seeded runs in parallel processes (small models leave the GPU idle)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(work)), mp_context=mp.get_context("spawn")) as pool:
+            done = list(pool.map(_job, work))
+    else:
+        done = [_job(w) for w in work]
+    for (name, _), (sd, _, info) in zip(runs[:-1], done[:-1]):
         zoo_sd[name] = sd
         manifest["zoo"][name] = info
         print(f"  {name}: {info['params']} params, loss {info['final_loss']:.4f}, {info['train_seconds']} s", flush=True)
     save_state_dicts(out / "zoo.safetensors", zoo_sd, {"zoo": {k: v["config"] for k, v in manifest["zoo"].items()}})
-    print("training the checkpointed run", flush=True)
-    _, ckpts, info = _train_run(p.checkpoint_run, split.x_train, p.batch, dev, vp, log_every)
+    _, ckpts, info = done[-1]
     info["checkpoint_steps"] = [s for s, _ in ckpts]
     manifest["checkpoint_run"] = info
     save_state_dicts(out / "checkpoints.safetensors", {f"ckpt{i:03d}": sd for i, (_, sd) in enumerate(ckpts)},
@@ -179,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="gpu", choices=sorted(PROFILES))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--log-every", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="train the runs in this many parallel processes")
     a = ap.parse_args(argv)
-    train_testbed(a.out, a.profile, a.device, a.log_every)
+    train_testbed(a.out, a.profile, a.device, a.log_every, a.jobs)
     return 0
 
 
