@@ -57,6 +57,8 @@ class Runner:
             d["space"]["assets"] = self.a.assets
         d["space"].update(space_over)
         d["evaluator"]["device"] = self.a.device
+        if self.a.evaluations:
+            d["budget"]["evaluations"] = self.a.evaluations
         if self.a.cpu_smoke:
             d["evaluator"].update(n_samples=64, threads=1)
             d["budget"]["evaluations"] = 16
@@ -260,6 +262,7 @@ def main() -> int:
     ap.add_argument("--assets", default="committed")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--sections", default="testbed,solver,model,checkpoint")
+    ap.add_argument("--evaluations", type=int, help="override the studies' evaluation budgets")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, tiny budgets (checks the script)")
     a = ap.parse_args()
     if a.cpu_smoke:
