@@ -102,6 +102,8 @@ def timestep_grid(n_steps: int, kind: str = "logsnr", vp: VPSchedule | None = No
         ts = (np.linspace(math.sqrt(t_max), math.sqrt(t_min), n_steps + 1) ** 2).tolist()
     else:
         raise ValueError(f"unknown timestep grid {kind!r}; allowed: {list(GRIDS)}")
+    ts = list(ts)
+    ts[0], ts[-1] = t_max, t_min
     return tuple(float(t) for t in ts)
 
 

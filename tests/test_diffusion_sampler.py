@@ -56,8 +56,8 @@ def test_converges_to_high_nfe_reference_with_a_network():
     net = Denoiser(DenoiserConfig(8, 1, 16)).double().eval()
     fn = lambda k, x, t: net(x, t)  # noqa: E731
     x = x_T(4)
-    ref = sample(fn, x, baseline_schedule("unipc", 400, order=3), VP)
-    errs = {n: (sample(fn, x, baseline_schedule("dpmpp", n), VP) - ref).abs().max().item() for n in (5, 10, 20, 40, 80)}
+    ref = sample(fn, x, baseline_schedule("unipc", 160, order=3), VP)
+    errs = {n: (sample(fn, x, baseline_schedule("dpmpp", n), VP) - ref).abs().max().item() for n in (5, 10, 20, 40)}
     vals = list(errs.values())
     assert all(a > b for a, b in zip(vals, vals[1:])), errs
     assert vals[-1] < 0.05 * vals[0], errs
