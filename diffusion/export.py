@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import yaml
 
-from .models import load_denoiser, load_state_dicts, save_state_dicts
+from .models import load_denoiser
 from .sampler import SolverSchedule
 
 __all__ = ["export_config", "export_trial", "reproduce"]

@@ -22,7 +22,7 @@ the model was called and its eps output, so steps of different prediction types 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np

@@ -98,17 +98,20 @@ def test_dpm_solver_pp_2m_is_a_fixed_point():
     assert torch.allclose(ours, x, atol=1e-10)
 
 
+def _calls(sch: SolverSchedule) -> list[int]:
+    calls: list[int] = []
+    sample(lambda k, x, t: calls.append(k) or gaussian_eps(k, x, t), x_T(2), sch, VP)
+    return calls
+
+
 def test_nfe_counts_model_calls():
     for sch in (baseline_schedule("unipc", 5), mixed(7)):
-        calls = []
-        sample(lambda k, x, t: calls.append(k) or gaussian_eps(k, x, t), x_T(2), sch, VP)
+        calls = _calls(sch)
         assert len(calls) == sch.nfe == sch.n_steps
         assert calls == list(range(sch.nfe))
     steps = (StepDecision("data", 1, False), StepDecision("data", 2, True))
     sch = SolverSchedule(timestep_grid(2), steps)
-    calls = []
-    sample(lambda k, x, t: calls.append(k) or gaussian_eps(k, x, t), x_T(2), sch, VP)
-    assert sch.nfe == 3 == len(calls)
+    assert sch.nfe == 3 == len(_calls(sch))
 
 
 def test_corrector_changes_the_result():

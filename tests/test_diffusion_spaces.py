@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from paretoforge.diffusion.sampler import baseline_schedule
-from paretoforge.search.optimizers.nsga2 import NSGA2
 from paretoforge.search.objectives import Objective
+from paretoforge.search.optimizers.nsga2 import NSGA2
 from paretoforge.spaces.diffusion import CheckpointCombinationSpace, ModelScheduleSpace, SolverScheduleSpace
 from paretoforge.spaces.variables import ConfigError
 
