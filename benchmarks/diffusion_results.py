@@ -59,6 +59,8 @@ class Runner:
         d["evaluator"]["device"] = self.a.device
         if self.a.evaluations:
             d["budget"]["evaluations"] = self.a.evaluations
+        if self.a.search_seeds:
+            d["evaluator"]["noise_seed"] = [int(x) for x in self.a.search_seeds.split(",")]
         if self.a.cpu_smoke:
             d["evaluator"].update(n_samples=64, threads=1)
             d["budget"]["evaluations"] = 16
@@ -134,7 +136,7 @@ class Runner:
             ev, space = study.evaluator, study.space
             base = {}
             for name, cfg in space.baselines().items():
-                base[name] = {"search_fd": ev.measure(cfg, ev.n_samples)["fd"], "held_out": self.held_out(ev, cfg)}
+                base[name] = {"search_fd": ev.measure(cfg)["fd"], "held_out": self.held_out(ev, cfg)}
             best_base = min(base, key=lambda b: base[b]["held_out"]["mean"])
             best, rows = self.finalists(ev, res.completed())
             from paretoforge.diffusion.export import export_config
@@ -179,7 +181,7 @@ class Runner:
         sp = []
         for name, cfg in space.switch_point_configs().items():
             sp.append({"name": name, "models": cfg["models"], "latency_ms": space.schedule_latency(cfg),
-                       "search_fd": ev.measure(cfg, ev.n_samples)["fd"], "held_out": self.held_out(ev, cfg)})
+                       "search_fd": ev.measure(cfg)["fd"], "held_out": self.held_out(ev, cfg)})
         largest = space.zoo[-1]
         ref = next(r for r in sp if r["name"] == largest)
         ok = [r for r in rows if r["held_out"]["mean"] <= ref["held_out"]["mean"]]
@@ -229,7 +231,7 @@ class Runner:
     def checkpoint(self) -> None:
         study, res, secs = self.run_study("diffusion_checkpoint_combination.yaml")
         ev, space = study.evaluator, study.space
-        base = {name: {"search_fd": ev.measure(cfg, ev.n_samples)["fd"], "held_out": self.held_out(ev, cfg),
+        base = {name: {"search_fd": ev.measure(cfg)["fd"], "held_out": self.held_out(ev, cfg),
                        "coef": cfg["coef"]} for name, cfg in space.baselines().items()}
         best, rows = self.finalists(ev, res.completed())
         from paretoforge.diffusion.export import export_config, reproduce
@@ -263,6 +265,7 @@ def main() -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--sections", default="testbed,solver,model,checkpoint")
     ap.add_argument("--evaluations", type=int, help="override the studies' evaluation budgets")
+    ap.add_argument("--search-seeds", help="noise seeds the searches average over, e.g. 0,5 (default: the YAML's)")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, tiny budgets (checks the script)")
     a = ap.parse_args()
     if a.cpu_smoke:
