@@ -94,7 +94,8 @@ class DigitsFD(Evaluator):
             try:
                 m = self.measure(cfg, n)
                 err = check_metrics(m)
-                res = EvalResult.failure(err) if err else EvalResult(m, info={"n_samples": n, "noise_seeds": self.noise_seeds})
+                info = {"n_samples": n, "noise_seeds": self.noise_seeds}
+                res = EvalResult.failure(err) if err else EvalResult(m, info=info)
             except Exception as exc:  # noqa: BLE001 - a failing candidate is data
                 res = EvalResult.failure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
             res.duration = time.perf_counter() - t0
