@@ -53,3 +53,10 @@ PROBLEMS = Registry(
         "nasbench_graph": "paretoforge.search.problems.nasbench_graph:NASBenchGraph",
     },
 )
+
+# diffusion spaces and the digits evaluator (issue 4)
+SPACES.register("solver_schedule", "paretoforge.spaces.diffusion.solver_schedule:solver_schedule_space")
+SPACES.register("model_schedule", "paretoforge.spaces.diffusion.model_schedule:model_schedule_space")
+SPACES.register("checkpoint_combination",
+                "paretoforge.spaces.diffusion.checkpoint_combination:checkpoint_combination_space")
+EVALUATORS.register("digits_fd", "paretoforge.evaluators.diffusion.digits_fd:digits_fd")

@@ -9,6 +9,7 @@ are regenerated, so evaluations are not spent twice on the same point.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,17 +76,26 @@ def rank_and_crowding(F: np.ndarray, violation: np.ndarray) -> tuple[np.ndarray,
 class NSGA2(Optimizer):
     """NSGA-II with the space's operators. ``population_size`` 20 suits budgets of a few hundred
     evaluations; ``crossover_prob`` is the chance that a child pair comes from crossover.
-    ``initial`` configurations (default: the space's ``initial_configs`` attribute, if any; e.g.
-    the MILP-optimal bit-width family) are evaluated first, before random samples fill the
-    first generation."""
+    ``initial`` seeds the first generation: a list of configurations, or ``"space"`` for the
+    space's ``initial_configs`` (known good points such as existing solvers). By default a space's
+    ``initial_configs`` sequence attribute (e.g. the MILP-optimal bit-width family) seeds it, while
+    an ``initial_configs()`` method is used only on request. Random samples fill the rest."""
 
     name = "nsga2"
 
     def __init__(self, *args, population_size: int = 20, crossover_prob: float = 0.9,
-                 mutation_prob: float | None = None, max_retries: int = 20, initial=None, **kwargs) -> None:
+                 mutation_prob: float | None = None, max_retries: int = 20, initial: Any = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        seeds = initial if initial is not None else getattr(self.space, "initial_configs", ())
-        self._initial: list[Config] = [self.space.validate(c) for c in seeds]
+        provided = getattr(self.space, "initial_configs", None)
+        if isinstance(initial, str):
+            if initial != "space" or provided is None:
+                raise ValueError(f"NSGA2: 'initial' is {initial!r}; allowed: 'space' (for a space with "
+                                 "initial_configs) or a list of configurations")
+            initial = provided() if callable(provided) else provided
+        elif initial is None and provided is not None and not callable(provided):
+            initial = provided
+        self._initial: list[Config] = [self.space.validate(self.space.repair(c)) for c in (initial or [])]
         if population_size < 2:
             raise ValueError("NSGA2: 'population_size' must be >= 2")
         self.population_size = int(population_size)

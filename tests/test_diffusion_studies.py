@@ -1,0 +1,45 @@
+"""CPU-sized YAML studies of each diffusion space, end to end (tiny testbed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from _diffusion_helpers import tiny_assets
+
+from paretoforge.search.spec import load_spec
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny(tmp_path_factory):
+    torch.set_num_threads(1)
+    return tiny_assets(tmp_path_factory.mktemp("pfcache"))
+
+
+@pytest.mark.parametrize("name", ["solver_schedule", "model_schedule", "checkpoint_combination"])
+def test_cpu_study_runs_end_to_end(name, tmp_path):
+    spec = load_spec(STUDIES / f"diffusion_{name}_cpu.yaml")
+    study = spec.build(output=str(tmp_path))
+    study.optimize(n_evaluations=spec.budget["evaluations"])
+    res = study.results()
+    done = res.completed()
+    assert len(done) == spec.budget["evaluations"]
+    assert all(t.metrics["fd"] > 0 for t in done)
+    assert res.pareto_trials()
+    seeds = study.space.initial_configs()[: spec.optimizer["population_size"]]
+    keys = {t.key for t in done}
+    assert all(study.space.key(c) in keys for c in seeds)
+    if name == "model_schedule":
+        budget = study.space.budget_ms
+        assert budget is not None and all(t.metrics["latency_ms"] <= budget + 1e-9 for t in done)
+        assert len(res.pareto_trials()) >= 1
+    if name == "checkpoint_combination":
+        from paretoforge.diffusion.export import export_trial, reproduce
+
+        best = min(done, key=lambda t: t.metrics["fd"])
+        url = f"sqlite:///{(tmp_path / (spec.name + '.db')).resolve()}"
+        path = export_trial(url, best.number, tmp_path / "best.safetensors", device="cpu")
+        assert reproduce(path, "tiny", "cpu")["fd"] == pytest.approx(best.metrics["fd"], rel=1e-5)
