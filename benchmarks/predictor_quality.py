@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import logging
 import multiprocessing as mp
 import os
 import statistics
@@ -31,7 +30,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quality import PROBLEMS, machine_info  # noqa: E402
+from quality import PROBLEMS, _problem, _worker_init, machine_info  # noqa: E402
 
 #: label -> (optimizer registry name, optimizer_settings)
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -43,22 +42,6 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 20}}),
 }
 _COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0}
-
-_problem_cache: dict[str, Any] = {}
-
-
-def _problem(label: str) -> Any:
-    if label not in _problem_cache:
-        from paretoforge.search.problems import get_problem
-
-        name, kwargs = PROBLEMS[label]
-        _problem_cache[label] = get_problem(name, **kwargs)
-    return _problem_cache[label]
-
-
-def _worker_init() -> None:
-    logging.getLogger("paretoforge").setLevel(logging.ERROR)
-
 
 def sent_history(study: Any, problem: Any) -> list[float]:
     """Normalised hypervolume after each trial sent, in trial order (all fidelities, failures)."""
