@@ -40,7 +40,7 @@ class Runner:
         self.out.mkdir(parents=True, exist_ok=True)
         self.results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "argv": sys.argv[1:]}
         self.md: list[str] = []
-        self.n_final = 128 if args.cpu_smoke else 2000
+        self.n_final = 128 if args.cpu_smoke else (args.final_samples or 2000)
 
     def save(self) -> None:
         (self.out / "results.json").write_text(json.dumps(self.results, indent=2, default=float))
@@ -59,6 +59,8 @@ class Runner:
         d["evaluator"]["device"] = self.a.device
         if self.a.evaluations:
             d["budget"]["evaluations"] = self.a.evaluations
+        if self.a.search_samples and not self.a.cpu_smoke:
+            d["evaluator"]["n_samples"] = self.a.search_samples
         if self.a.search_seeds:
             d["evaluator"]["noise_seed"] = [int(x) for x in self.a.search_seeds.split(",")]
         if self.a.cpu_smoke:
@@ -131,7 +133,7 @@ class Runner:
         self.md += ["## Solver schedule (large model)", "",
                     "| NFE | best baseline (held-out) | its FD | searched FD (held-out) | search evals | s |",
                     "|---|---|---|---|---|---|"]
-        for nfe in (4, 6, 8):
+        for nfe in (int(x) for x in self.a.nfe.split(",")):
             study, res, secs = self.run_study(f"diffusion_solver_schedule_nfe{nfe}.yaml")
             ev, space = study.evaluator, study.space
             base = {}
@@ -266,6 +268,9 @@ def main() -> int:
     ap.add_argument("--sections", default="testbed,solver,model,checkpoint")
     ap.add_argument("--evaluations", type=int, help="override the studies' evaluation budgets")
     ap.add_argument("--search-seeds", help="noise seeds the searches average over, e.g. 0,5 (default: the YAML's)")
+    ap.add_argument("--search-samples", type=int, help="samples per search evaluation (default: the YAML's)")
+    ap.add_argument("--final-samples", type=int, help="samples per finalist / held-out measurement (default 2000)")
+    ap.add_argument("--nfe", default="4,6,8", help="solver-schedule NFEs to run, e.g. 6 or 4,8")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, tiny budgets (checks the script)")
     a = ap.parse_args()
     if a.cpu_smoke:
