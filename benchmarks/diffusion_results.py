@@ -5,7 +5,7 @@
 
 Runs the GPU-sized studies of ``studies/diffusion_*.yaml`` (solver schedule at NFE 4, 6, 8; model
 schedule front and a budgeted one; checkpoint combination), measures the baselines, and re-measures
-finalists at 2,000 samples on the search noise (to pick one) and on three held-out noise seed sets
+finalists at 2,000 samples (``--final-samples``) on the validation noise (to pick one) and on three held-out noise seed sets
 (to report mean and std). Also: the classifier's test accuracy, per-model latency (CUDA events,
 median after warm-up), the real-vs-real FD floor, and end-to-end sampling time of chosen model
 schedules. Writes ``results.json`` and ``results.md`` (tables) and the exported finalists.
@@ -59,6 +59,8 @@ class Runner:
         d["evaluator"]["device"] = self.a.device
         if self.a.evaluations:
             d["budget"]["evaluations"] = self.a.evaluations
+        if self.a.seed is not None:
+            d["seed"] = self.a.seed
         if self.a.search_samples and not self.a.cpu_smoke:
             d["evaluator"]["n_samples"] = self.a.search_samples
         if self.a.search_seeds:
@@ -88,6 +90,11 @@ class Runner:
     def held_out(self, ev, config: dict) -> dict:
         vals = [ev.measure(config, self.n_final, s)["fd"] for s in HELD_OUT]
         return {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "values": vals}
+
+    def measured(self, held_out: dict) -> dict:
+        """The ``measured`` record of an export whose ``fd`` is a held-out mean (reproduce repeats it)."""
+        return {"measured": {"noise_seeds": list(HELD_OUT), "n_samples": self.n_final, "fd_values": held_out["values"]},
+                "note": f"fd: mean over held-out noise seeds {list(HELD_OUT)}, {self.n_final} samples each"}
 
     def finalists(self, ev, trials, k: int = 10) -> tuple[dict, list[dict]]:
         """Top-k by search FD, re-measured at n_final on the validation noise (seed 4) to pick one;
@@ -144,7 +151,7 @@ class Runner:
             from paretoforge.diffusion.export import export_config
 
             export_config(self.out / "exports" / f"solver_schedule_nfe{nfe}.yaml", ev, best["config"],
-                          {"fd": best["held_out"]["mean"]}, {"note": "fd: mean over held-out seeds 1-3, 2000 samples"})
+                          {"fd": best["held_out"]["mean"]}, self.measured(best["held_out"]))
             self.results["solver_schedule"][str(nfe)] = {
                 "baselines": base, "best_baseline": best_base, "searched": best, "finalists": rows,
                 "evaluations": len(res.completed()), "seconds": secs,
@@ -196,7 +203,8 @@ class Runner:
             from paretoforge.diffusion.export import export_config
 
             export_config(self.out / "exports" / "model_schedule.yaml", ev, {"models": pick["models"]},
-                          {"fd": pick["held_out"]["mean"], "latency_ms": pick["latency_ms"]})
+                          {"fd": pick["held_out"]["mean"], "latency_ms": pick["latency_ms"]},
+                          self.measured(pick["held_out"]))
         if pick_sp:
             e2e["switch_point"] = self.e2e_ms(ev, {"models": pick_sp["models"]})
         # the budgeted study: repair keeps every evaluated schedule within 2/3 of the largest model's latency
@@ -239,7 +247,9 @@ class Runner:
         from paretoforge.diffusion.export import export_config, reproduce
 
         path = export_config(self.out / "exports" / "checkpoint_combination.safetensors", ev, best["config"],
-                             {"fd": best["validation_fd"]}, {"note": "fd: validation noise (seed 4), 2000 samples"})
+                             {"fd": best["validation_fd"]},
+                             {"measured": {"noise_seeds": [VALIDATION], "n_samples": self.n_final},
+                              "note": f"fd: validation noise (seed {VALIDATION}), {self.n_final} samples"})
         rep = reproduce(path, self.a.assets, self.a.device, self.n_final, VALIDATION)
         emas = {k: v for k, v in base.items() if k.startswith("ema")}
         unis = {k: v for k, v in base.items() if k.startswith("uniform")}
@@ -270,6 +280,7 @@ def main() -> int:
     ap.add_argument("--search-seeds", help="noise seeds the searches average over, e.g. 0,5 (default: the YAML's)")
     ap.add_argument("--search-samples", type=int, help="samples per search evaluation (default: the YAML's)")
     ap.add_argument("--final-samples", type=int, help="samples per finalist / held-out measurement (default 2000)")
+    ap.add_argument("--seed", type=int, help="override the studies' (optimizer) seed")
     ap.add_argument("--nfe", default="4,6,8", help="solver-schedule NFEs to run, e.g. 6 or 4,8")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, tiny budgets (checks the script)")
     a = ap.parse_args()

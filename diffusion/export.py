@@ -6,8 +6,10 @@
   architecture, coefficients, sampler and metrics in its metadata: it loads without the
   checkpoints.
 
-``python -m paretoforge.diffusion.export reproduce FILE [--n-samples N --noise-seed S]`` samples
-again from the exported file and prints the FD next to the recorded one;
+``python -m paretoforge.diffusion.export reproduce FILE [--n-samples N --noise-seed S [S ...]]``
+samples again from the exported file and prints the FD (the mean over the noise seeds) next to
+the recorded one. Without options it repeats the measurement the file records under
+``measured`` (its noise seeds and sample count), else the evaluator's search setting;
 ``python -m paretoforge.diffusion.export trial STUDY.db TRIAL OUT`` exports a stored trial.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,16 +72,22 @@ def _load_meta(path: Path) -> tuple[dict, dict[str, torch.Tensor] | None]:
 
 
 def reproduce(path: str | Path, assets: str = "committed", device: str = "auto", n_samples: int | None = None,
-              noise_seed: int | None = None) -> dict[str, float]:
-    """Sample again from an exported file; returns ``fd`` (and the recorded metrics for comparison)."""
+              noise_seed: int | Sequence[int] | None = None) -> dict[str, Any]:
+    """Sample again from an exported file; returns ``fd`` (mean over the noise seeds), the
+    per-seed values and the recorded ``fd`` for comparison. Defaults: the ``measured`` record of
+    the file (noise seeds and sample count of its reported metric), else the evaluator's."""
     from .testbed import get_testbed
 
     path = Path(path)
     meta, sd = _load_meta(path)
     ev = meta["evaluator"]
     tb = get_testbed(assets, device)
-    n = int(n_samples or ev["n_samples"])
-    seed = int(ev["noise_seed"] if noise_seed is None else noise_seed)
+    measured = meta.get("measured") or {}
+    n = int(n_samples or measured.get("n_samples") or ev["n_samples"])
+    if noise_seed is None:
+        seeds = [int(x) for x in measured.get("noise_seeds", [ev["noise_seed"]])]
+    else:
+        seeds = [int(noise_seed)] if isinstance(noise_seed, int) else [int(x) for x in noise_seed]
     schedule = SolverSchedule.from_dict(meta["sampler"])
     if sd is not None:
         model = load_denoiser(meta["architecture"], sd, tb.device)
@@ -88,9 +96,10 @@ def reproduce(path: str | Path, assets: str = "committed", device: str = "auto",
         fn = tb.per_call(meta["config"]["models"])
     else:
         fn = tb.single(tb.model(ev["model"]))
-    fd = tb.fd(tb.run(fn, schedule, n, seed))
-    return {"fd": fd, "recorded_fd": float(meta.get("metrics", {}).get("fd", float("nan"))), "n_samples": n,
-            "noise_seed": seed}
+    values = [tb.fd(tb.run(fn, schedule, n, s)) for s in seeds]
+    return {"fd": float(sum(values) / len(values)), "values": values,
+            "recorded_fd": float(meta.get("metrics", {}).get("fd", float("nan"))), "n_samples": n,
+            "noise_seeds": seeds}
 
 
 def export_trial(storage: str, trial: int, out: str | Path, study: str | None = None, assets: str | None = None,
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--assets", default="committed")
     r.add_argument("--device", default="auto")
     r.add_argument("--n-samples", type=int)
-    r.add_argument("--noise-seed", type=int)
+    r.add_argument("--noise-seed", type=int, nargs="+", help="one or more noise seeds (FD averaged over them)")
     e = sub.add_parser("trial", help="export a trial of a stored study")
     e.add_argument("storage", help="study database (path or URL)")
     e.add_argument("trial", type=int)

@@ -79,6 +79,14 @@ def test_export_reproduces_the_metric(tiny, tmp_path):
     p = export_config(tmp_path / "s.yaml", sv, cfg, m)
     rep = reproduce(p, str(tiny), "cpu")
     assert rep["fd"] == pytest.approx(m["fd"], rel=1e-9)
+    # a held-out measurement (other noise seeds, another sample count) is recorded and repeated
+    held = [sv.measure(cfg, 24, s)["fd"] for s in (1, 2)]
+    p = export_config(tmp_path / "h.yaml", sv, cfg, {"fd": sum(held) / 2},
+                      {"measured": {"noise_seeds": [1, 2], "n_samples": 24}})
+    rep = reproduce(p, str(tiny), "cpu")
+    assert rep["noise_seeds"] == [1, 2] and rep["n_samples"] == 24
+    assert rep["values"] == pytest.approx(held, rel=1e-9) and rep["fd"] == pytest.approx(sum(held) / 2, rel=1e-9)
+    assert reproduce(p, str(tiny), "cpu", noise_seed=0, n_samples=32)["fd"] == pytest.approx(m["fd"], rel=1e-9)
     cv = DigitsFD("checkpoint_combination", assets=str(tiny), device="cpu", n_samples=32, nfe=3)
     cfg = {"coef": [0.2, -0.1, 0.5, 1.0]}
     m = cv.measure(cfg)
