@@ -15,8 +15,10 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 @pytest.fixture(scope="module", autouse=True)
 def tiny(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny_assets(tmp_path_factory.mktemp("pfcache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny CPU models run fastest on one thread; restored after the module
+    yield tiny_assets(tmp_path_factory.mktemp("pfcache"))
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", ["solver_schedule", "model_schedule", "checkpoint_combination"])

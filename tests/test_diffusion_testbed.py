@@ -22,8 +22,10 @@ COMMITTED = Path(__file__).resolve().parents[1] / "studies" / "assets" / "digits
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    torch.set_num_threads(1)
-    return tiny_assets(tmp_path_factory.mktemp("pfcache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny CPU models run fastest on one thread; restored after the module
+    yield tiny_assets(tmp_path_factory.mktemp("pfcache"))
+    torch.set_num_threads(threads)
 
 
 def test_split_is_fixed_and_stratified():
