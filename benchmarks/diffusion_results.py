@@ -41,6 +41,11 @@ class Runner:
         self.results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "argv": sys.argv[1:]}
         self.md: list[str] = []
         self.n_final = 128 if args.cpu_smoke else (args.final_samples or 2000)
+        self.validation_seeds = [int(x) for x in args.validation_seeds.split(",")]
+        search = [int(x) for x in args.search_seeds.split(",")] if args.search_seeds else []
+        clash = (set(self.validation_seeds) | set(search)) & set(HELD_OUT)
+        if clash:
+            raise SystemExit(f"--validation-seeds / --search-seeds {sorted(clash)} are held-out seeds {list(HELD_OUT)}: pick others")
 
     def save(self) -> None:
         (self.out / "results.json").write_text(json.dumps(self.results, indent=2, default=float))
@@ -96,12 +101,18 @@ class Runner:
         return {"measured": {"noise_seeds": list(HELD_OUT), "n_samples": self.n_final, "fd_values": held_out["values"]},
                 "note": f"fd: mean over held-out noise seeds {list(HELD_OUT)}, {self.n_final} samples each"}
 
-    def finalists(self, ev, trials, k: int = 10) -> tuple[dict, list[dict]]:
-        """Top-k by search FD, re-measured at n_final on the validation noise (seed 4) to pick one;
-        the pick is then measured on the held-out seeds 1-3."""
+    def finalists(self, ev, trials, k: int | None = None) -> tuple[dict, list[dict]]:
+        """Top-k by search FD (``--top-k``, default 10), re-measured at n_final on the validation noise
+        (``--validation-seeds``, default seed 4; the mean over them) to pick one; the pick is then
+        measured on the held-out seeds 1-3."""
+        k = k or self.a.top_k
+        seeds = self.validation_seeds
         top = sorted(trials, key=lambda t: t.metrics["fd"])[:k]
-        rows = [{"trial": t.number, "config": t.config, "search_fd": t.metrics["fd"],
-                 "validation_fd": ev.measure(t.config, self.n_final, VALIDATION)["fd"]} for t in top]
+        rows = []
+        for t in top:
+            vals = [ev.measure(t.config, self.n_final, s)["fd"] for s in seeds]
+            rows.append({"trial": t.number, "config": t.config, "search_fd": t.metrics["fd"],
+                         "validation_fd": float(np.mean(vals)), "validation_values": vals})
         best = min(rows, key=lambda r: r["validation_fd"])
         best["held_out"] = self.held_out(ev, best["config"])
         return best, rows
@@ -280,6 +291,9 @@ def main() -> int:
     ap.add_argument("--search-seeds", help="noise seeds the searches average over, e.g. 0,5 (default: the YAML's)")
     ap.add_argument("--search-samples", type=int, help="samples per search evaluation (default: the YAML's)")
     ap.add_argument("--final-samples", type=int, help="samples per finalist / held-out measurement (default 2000)")
+    ap.add_argument("--validation-seeds", default=str(VALIDATION),
+                    help="noise seeds (mean FD) that pick the finalist among the top-k, e.g. 4,5,6,7")
+    ap.add_argument("--top-k", type=int, default=10, help="search finalists re-measured on the validation seeds")
     ap.add_argument("--seed", type=int, help="override the studies' (optimizer) seed")
     ap.add_argument("--nfe", default="4,6,8", help="solver-schedule NFEs to run, e.g. 6 or 4,8")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, tiny budgets (checks the script)")
