@@ -265,8 +265,11 @@ class PredictorGuided(Optimizer):
 
         if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
             return bool(y.max() / y.min() > 5.0)
-        a = GaussianProcess(seed=self.seed, **self.predictor_settings).fit(X, y)
-        b = GaussianProcess(seed=self.seed, **self.predictor_settings).fit(X, np.log(y))
+        a, b = (GaussianProcess(seed=self.seed, **self.predictor_settings) for _ in range(2))
+        a.bind(self.space)
+        b.bind(self.space)
+        a.fit(X, y)
+        b.fit(X, np.log(y))
         # evidence of standardised targets; undo the standardisation and the log's Jacobian
         la = a.log_marginal_likelihood - len(y) * math.log(a._sd)
         lb = b.log_marginal_likelihood - len(y) * math.log(b._sd) - float(np.log(y).sum())
@@ -368,12 +371,33 @@ class PredictorGuided(Optimizer):
 
         return F, infer_reference_point(F, margin=self.ref_margin)
 
-    def _guided(self, k: int) -> list[Config]:
-        self._fit()
+    def _pool_cached(self) -> bool:
+        """Whether every unseen configuration of an enumerated space is scored through the
+        models' pool caches (:meth:`GaussianProcess.predict_pool`: cost O(N n) per round)."""
+        if self._all is None or self._low_models or not self._models:
+            return False
+        n, N = len(self._high), len(self._all)
+        return all(hasattr(m, "predict_pool") and n * N <= getattr(m, "pool_cache", 0) for m in self._models)
+
+    def _scored_pool(self) -> tuple[Sequence[Config], np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates, their encoding, predicted means and standard deviations."""
+        if self._pool_cached():
+            idx = np.flatnonzero(self._unseen)
+            means, stds = zip(*(m.predict_pool(self._all_X) for m in self._models))  # type: ignore[attr-defined]
+            all_cfgs = self._all
+            return ([all_cfgs[i] for i in idx], self._all_X[idx],  # type: ignore[index]
+                    np.column_stack(means)[idx], np.column_stack(stds)[idx])
         configs, X = self._pool()
         if not configs:
-            return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
+            return configs, X, np.zeros((0, self.n_objectives)), np.zeros((0, self.n_objectives))
         mean, std = self._predict(X)
+        return configs, X, mean, std
+
+    def _guided(self, k: int) -> list[Config]:
+        self._fit()
+        configs, X, mean, std = self._scored_pool()
+        if not len(configs):
+            return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
         front, ref = self._front_and_ref()
         pend = [c for key, c in self._pending.items() if key not in self._high]
         if pend:  # pending proposals enter the front at their predicted means
