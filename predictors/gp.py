@@ -274,23 +274,30 @@ class GaussianProcess(Predictor):
         if st is None or st["pool"] is not pool or st["version"] != self._version or st["n"] > n:
             Q = self._scaled(np.asarray(pool, dtype=float))
             st = {"pool": pool, "version": self._version, "n": 0, "Q": Q, "kdiag": self._kdiag(Q, w),
-                  "V": np.empty((self._capacity(n, N), N)), "ss": np.zeros(N)}
+                  "V": np.empty((self._capacity(n, N), N), dtype=np.float32), "ss": np.zeros(N)}
             self._pool_state = st
         m = st["n"]
+        # V (float32, memory-bound) is read once per call: the new rows' projection and the
+        # mean's old-row part come from one product
         if m < n:
             if st["V"].shape[0] < n:  # grow the row buffer geometrically
-                V = np.empty((self._capacity(n, N), N))
+                V = np.empty((self._capacity(n, N), N), dtype=np.float32)
                 V[:m] = st["V"][:m]
                 st["V"] = V
             Knew = self._kernel(self._X[m:], st["Q"], w, ls, cache=False)  # (n - m) x N
+            mean = np.zeros(N)
             if m:
-                Knew -= self._L[m:, :m] @ st["V"][:m]
+                left = np.vstack([self._L[m:, :m], self._beta[None, :m]]).astype(np.float32)
+                prod = left @ st["V"][:m]
+                Knew -= prod[:-1]
+                mean += prod[-1]
             Vn = solve_triangular(self._L[m:, m:], Knew, lower=True, check_finite=False)
             st["V"][m:n] = Vn
             st["ss"] += np.einsum("ij,ij->j", Vn, Vn)
             st["n"] = n
-        V = st["V"][:n]
-        mean = self._beta @ V
+            mean += self._beta[m:] @ Vn
+        else:
+            mean = (self._beta.astype(np.float32) @ st["V"][:n]).astype(float)
         var = self._s2 * np.maximum(st["kdiag"] - st["ss"], 1e-12)
         return self._mu + self._sd * mean, self._sd * np.sqrt(var)
 

@@ -39,6 +39,22 @@ from .base import Optimizer
 __all__ = ["PredictorGuided"]
 
 
+class _Rows:
+    """``base[idx[i]]`` without copying: the unseen part of an enumerated space's candidates
+    (``rows[array]`` gives a numpy array of the selected rows)."""
+
+    def __init__(self, base: Any, idx: np.ndarray) -> None:
+        self.base, self.idx = base, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, np.ndarray):
+            return self.base[self.idx[i]]
+        return self.base[int(self.idx[i])]
+
+
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
     if isinstance(name, Predictor):
         return name
@@ -130,6 +146,7 @@ class PredictorGuided(Optimizer):
             self._unseen = np.ones(len(self._all), dtype=bool)
         self._log_choice: dict[int, tuple[int, bool]] = {}  # objective -> (n at decision, log?)
         self._fail_model: Predictor | None = None
+        self._enc_cache: dict[str, np.ndarray] = {}
 
     # -- proposals ----------------------------------------------------------------------------
     def _random_unseen(self, seen: set[str]) -> Config:
@@ -206,13 +223,23 @@ class PredictorGuided(Optimizer):
         Z = np.column_stack(cols)
         return np.hstack([X, (Z - self._low_mu) / self._low_sd])
 
+    def _encoded(self, obs: Sequence[Observation]) -> np.ndarray:
+        """Encodings of observed configurations (kept by key: each is encoded once)."""
+        rows = []
+        for o in obs:
+            row = self._enc_cache.get(o.key)
+            if row is None:
+                row = self._enc_cache[o.key] = self.space.encode(o.config)
+            rows.append(row)
+        return np.stack(rows) if rows else np.zeros((0, self.space.width))
+
     def _fit(self) -> None:
         if self._fitted_on == self._n_high_told + self._n_low_told:
             return
         self._fitted_on = self._n_high_told + self._n_low_told
         self.round += 1
         obs = list(self._high.values())
-        X0 = self.space.encode_many([o.config for o in obs])
+        X0 = self._encoded(obs)
         Y = np.stack([o.values for o in obs])
         # low-fidelity side models (GP), if there are enough low-fidelity results
         self._low_models = []
@@ -379,13 +406,12 @@ class PredictorGuided(Optimizer):
         n, N = len(self._high), len(self._all)
         return all(hasattr(m, "predict_pool") and n * N <= getattr(m, "pool_cache", 0) for m in self._models)
 
-    def _scored_pool(self) -> tuple[Sequence[Config], np.ndarray, np.ndarray, np.ndarray]:
+    def _scored_pool(self) -> tuple[Sequence[Config], Any, np.ndarray, np.ndarray]:
         """Candidates, their encoding, predicted means and standard deviations."""
         if self._pool_cached():
             idx = np.flatnonzero(self._unseen)
             means, stds = zip(*(m.predict_pool(self._all_X) for m in self._models))  # type: ignore[attr-defined]
-            all_cfgs = self._all
-            return ([all_cfgs[i] for i in idx], self._all_X[idx],  # type: ignore[index]
+            return (_Rows(self._all, idx), _Rows(self._all_X, idx),  # type: ignore[arg-type]
                     np.column_stack(means)[idx], np.column_stack(stds)[idx])
         configs, X = self._pool()
         if not configs:
@@ -412,7 +438,7 @@ class PredictorGuided(Optimizer):
                 screen = hv_improvement(opt, front, ref)
             else:
                 screen = -np.min((opt - front.min(0)) / np.maximum(front.max(0) - front.min(0), 1e-12), axis=1)
-            cand = np.sort(np.argsort(-screen, kind="stable")[: self.prefilter])
+            cand = np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
         p_ok = np.ones(len(cand))
         if self._fail_model is not None:
             p_ok = (1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) ** self.failure_aversion
