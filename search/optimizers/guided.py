@@ -33,10 +33,22 @@ import numpy as np
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
 from ..trial import Observation, Suggestion
-from .acquisition import expected_hv_improvement, hv_improvement
+from .acquisition import expected_hv_improvement, expected_hv_improvement_2d, hv_improvement
 from .base import Optimizer
 
 __all__ = ["PredictorGuided"]
+
+
+def _warp(warp: str | float, y: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """Targets under an output warping and its shift ``c`` (``log(y - c)``; None: identity)."""
+    if warp == "id":
+        return y, None
+    if warp == "log":
+        return np.log(y), 0.0
+    lo, hi = float(y.min()), float(y.max())
+    span = hi - lo if hi > lo else max(abs(lo), 1.0)
+    c = lo - float(warp) * span
+    return np.log(y - c), c
 
 
 class _Rows:
@@ -82,7 +94,8 @@ class PredictorGuided(Optimizer):
                  failure_aversion: float = 2.0, ref_margin: float | None = None,
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
-                 low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50, **kwargs) -> None:
+                 low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
+                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -110,6 +123,12 @@ class PredictorGuided(Optimizer):
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
         self.log_transform = log_transform
+        if any(float(v) <= 0 for v in warp_shifts):
+            raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
+        self.warp_shifts = tuple(float(v) for v in warp_shifts)
+        if ehvi not in ("mc", "exact"):
+            raise ValueError(f"guided: 'ehvi' must be 'mc' or 'exact', got {ehvi!r}")
+        self.ehvi = ehvi
         self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
         self.n_low = int(n_low)
         self.max_retries = max_retries
@@ -127,7 +146,8 @@ class PredictorGuided(Optimizer):
         self._promoted: list[Config] | None = None
         # models
         self._models: list[Predictor] = []
-        self._logs: list[bool] = []
+        self._logs: list[str | float] = []  # per objective: "id", "log" or the shift fraction of log(y - c)
+        self._shifts: list[float | None] = []  # per objective: c of log(y - c), None for the identity
         self._low_models: list[Predictor] = []
         self._fitted_on = -1
         self.round = 0
@@ -144,7 +164,7 @@ class PredictorGuided(Optimizer):
             self._all_index = {k: i for i, k in enumerate(self._all_keys)}
             self._all_X = self.space.encode_many(self._all)
             self._unseen = np.ones(len(self._all), dtype=bool)
-        self._log_choice: dict[int, tuple[int, bool]] = {}  # objective -> (n at decision, log?)
+        self._log_choice: dict[int, tuple[int, str | float]] = {}  # objective -> (n at decision, warp)
         self._fail_model: Predictor | None = None
         self._enc_cache: dict[str, np.ndarray] = {}
 
@@ -254,16 +274,17 @@ class PredictorGuided(Optimizer):
             self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
         X = self._encode(X0)
         old_models, old_logs = self._models, self._logs
-        self._models, self._logs = [], []
+        self._models, self._logs, self._shifts = [], [], []
         for j in range(self.n_objectives):
             y = Y[:, j]
-            use_log = self.log_transform is True and bool(np.all(y > 0))
-            if self.log_transform == "auto" and np.all(y > 0) and len(y) >= 3:
-                n_at, use_log = self._log_choice.get(j, (0, False))
+            warp: str | float = "log" if self.log_transform is True and bool(np.all(y > 0)) else "id"
+            if self.log_transform == "auto" and len(y) >= 3:
+                n_at, warp = self._log_choice.get(j, (0, "id"))
                 if len(y) >= 1.15 * n_at:
-                    use_log = self._prefers_log(X, y)
-                    self._log_choice[j] = (len(y), use_log)
-            if j < len(old_models) and old_logs[j] == use_log:
+                    warp = self._choose_warp(X, y)
+                    self._log_choice[j] = (len(y), warp)
+            z, shift = _warp(warp, y)
+            if j < len(old_models) and old_logs[j] == warp:
                 model = old_models[j]  # keeps its hyperparameters until the data grew enough
             else:
                 model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
@@ -272,9 +293,10 @@ class PredictorGuided(Optimizer):
                 XL = self.space.encode_many([o.config for o in low])
                 YL = np.stack([o.values for o in low])
                 model.pretrain([(XL, YL[:, i]) for i in range(self.n_objectives)])  # type: ignore[attr-defined]
-            model.fit(X, np.log(y) if use_log else y)
+            model.fit(X, z)
             self._models.append(model)
-            self._logs.append(use_log)
+            self._logs.append(warp)
+            self._shifts.append(shift)
         self._fail_model = None
         if self._n_failed:
             from ...predictors.gp import GaussianProcess
@@ -286,21 +308,26 @@ class PredictorGuided(Optimizer):
                                       length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
             self._fail_model = fail_gp.fit(self._encode(self.space.encode_many(cfgs)), yf)
 
-    def _prefers_log(self, X: np.ndarray, y: np.ndarray) -> bool:
-        """Compare the GP evidence of ``y`` and ``log y`` (with the log's Jacobian)."""
+    def _choose_warp(self, X: np.ndarray, y: np.ndarray) -> str | float:
+        """The output warping with the highest GP evidence (with its Jacobian): the identity,
+        ``log y`` (positive objectives) or ``log(y - min + s * range)`` for each ``s`` in
+        ``warp_shifts`` (a shifted log spreads out the best values, where the front is)."""
         from ...predictors.gp import GaussianProcess
 
+        cands: list[str | float] = ["id"] + (["log"] if np.all(y > 0) else []) + list(self.warp_shifts)
         if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
-            return bool(y.max() / y.min() > 5.0)
-        a, b = (GaussianProcess(seed=self.seed, **self.predictor_settings) for _ in range(2))
-        a.bind(self.space)
-        b.bind(self.space)
-        a.fit(X, y)
-        b.fit(X, np.log(y))
-        # evidence of standardised targets; undo the standardisation and the log's Jacobian
-        la = a.log_marginal_likelihood - len(y) * math.log(a._sd)
-        lb = b.log_marginal_likelihood - len(y) * math.log(b._sd) - float(np.log(y).sum())
-        return lb > la
+            return "log" if np.all(y > 0) and y.max() / y.min() > 5.0 else "id"
+        best, best_ev = "id", -np.inf
+        for warp in cands:
+            z, shift = _warp(warp, y)
+            gp = GaussianProcess(seed=self.seed, **self.predictor_settings)
+            gp.bind(self.space)
+            gp.fit(X, z)
+            # evidence of standardised targets; undo the standardisation and the log's Jacobian
+            ev = gp.log_marginal_likelihood - len(y) * math.log(gp._sd) - (0.0 if shift is None else float(z.sum()))
+            if ev > best_ev:
+                best, best_ev = warp, ev
+        return best
 
     def _predict(self, X0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = self._encode(X0)
@@ -313,9 +340,9 @@ class PredictorGuided(Optimizer):
 
     def _inverse(self, Y: np.ndarray) -> np.ndarray:
         out = Y.copy()
-        for j, lg in enumerate(self._logs):
-            if lg:
-                out[..., j] = np.exp(np.clip(out[..., j], -700, 700))
+        for j, c in enumerate(self._shifts):
+            if c is not None:
+                out[..., j] = np.exp(np.clip(out[..., j], -700, 700)) + c
         return out
 
     # -- candidates ---------------------------------------------------------------------------
@@ -445,8 +472,11 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
-            ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
-                                                  self._inverse)
+            if self.ehvi == "exact" and len(ref) == 2:
+                ehvi = p_ok * expected_hv_improvement_2d(mean[cand], std[cand], front, ref, self._shifts)
+            else:
+                ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
+                                                      self._inverse)
             for i, c in enumerate(cand):
                 if int(c) in chosen:
                     ehvi[i] = -np.inf
@@ -503,4 +533,4 @@ class PredictorGuided(Optimizer):
         return {"name": self.name, "round": self.round, "real_evals": self._n_high_told,
                 "low_fidelity_evals": self._n_low_told, "failed": self._n_failed,
                 "kendall_tau": [None if math.isnan(t) else round(t, 3) for t in tau],
-                "log_space": list(self._logs)}
+                "log_space": [w if isinstance(w, str) else f"log(y - min + {w:g} range)" for w in self._logs]}
