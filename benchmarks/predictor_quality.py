@@ -43,6 +43,11 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0}
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (timings are only meaningful on a quiet machine)."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def sent_history(study: Any, problem: Any) -> list[float]:
     """Normalised hypervolume after each trial sent, in trial order (all fidelities, failures)."""
     import numpy as np
@@ -97,9 +102,14 @@ def run_one(task: tuple[str, str, int, tuple[int, ...]]) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     hist = sent_history(study, problem)[:n_max]
     state = opt.state()
+    from paretoforge.search.trial import TrialState
+
+    sent = sorted(study.trials, key=lambda t: t.number)[:n_max]
+    failed = {str(b): sum(t.state == TrialState.FAILED for t in sent[:b]) for b in budgets}
     study.close()
     hv = {str(b): (hist[min(b, len(hist)) - 1] if hist else 0.0) for b in budgets}
-    return {"problem": problem_label, "optimizer": opt_label, "seed": seed, "hv": hv, "sent": len(study.trials),
+    return {"problem": problem_label, "optimizer": opt_label, "seed": seed, "hv": hv, "failed": failed,
+            "sent": len(study.trials),
             "seconds": seconds, "median_proposal_s": statistics.median(per) if per else float("nan"),
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
 
@@ -153,6 +163,7 @@ def summarize(runs: list[dict[str, Any]], problems: list[str], optimizers: list[
                 vals = [r["hv"][str(b)] for r in rs]
                 row[f"mean@{b}"] = statistics.fmean(vals)
                 row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+                row[f"failed@{b}"] = statistics.fmean(r.get("failed", {}).get(str(b), 0) for r in rs)
             out[f"{p}/{o}"] = row
     return out
 
@@ -205,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     print(f"# paretoforge predictor-based search, {date} UTC")
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    print(f"load average at start: {_load()}", flush=True)
     payload: dict[str, Any] = {"date": date, "machine": info, "command": " ".join(sys.argv)}
     if args.timing or args.timing_only:
         tim = {}
@@ -214,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"guided, {p}: median time per proposal with {n} stored evaluations: "
                       f"{tim[f'{p}/{n}']:.4f} s", flush=True)
         payload["timing"] = tim
+        payload["load_after_timing"] = _load()
+        print(f"load average after timing: {payload['load_after_timing']}", flush=True)
     if not args.timing_only:
         print(f"seeds 0..{args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
               f"{args.processes} processes", flush=True)
@@ -232,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         table = markdown_table(summary, args.problems, args.optimizers, budgets)
         print()
         print(table)
-        print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes")
+        print("\nmean failed evaluations per run (counted in the budgets above): " + "; ".join(
+            f"{k}: " + ", ".join(f"@{b} {v[f'failed@{b}']:.1f}" for b in budgets) for k, v in summary.items()))
+        print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes; "
+              f"load average at the end: {_load()}")
         payload.update(summary=summary, table=table, runs=runs)
     if args.out:
         with open(args.out, "w") as fh:
