@@ -95,7 +95,8 @@ class PredictorGuided(Optimizer):
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
-                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", **kwargs) -> None:
+                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 0.0,
+                 initial_design: str = "random", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -129,6 +130,13 @@ class PredictorGuided(Optimizer):
         if ehvi not in ("mc", "exact"):
             raise ValueError(f"guided: 'ehvi' must be 'mc' or 'exact', got {ehvi!r}")
         self.ehvi = ehvi
+        if duplicate_aversion < 0:
+            raise ValueError("guided: 'duplicate_aversion' must be >= 0")
+        self.duplicate_aversion = float(duplicate_aversion)
+        if initial_design not in ("random", "maximin"):
+            raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
+        self.initial_design = initial_design
+        self._design: list[Config] | None = None
         self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
         self.n_low = int(n_low)
         self.max_retries = max_retries
@@ -166,6 +174,9 @@ class PredictorGuided(Optimizer):
             self._unseen = np.ones(len(self._all), dtype=bool)
         self._log_choice: dict[int, tuple[int, str | float]] = {}  # objective -> (n at decision, warp)
         self._fail_model: Predictor | None = None
+        self._dup_model: Predictor | None = None
+        self._outcomes: set[tuple[float, ...]] = set()  # every successful full-fidelity result
+        self._duplicates: set[str] = set()  # keys whose result repeated an earlier one exactly
         self._enc_cache: dict[str, np.ndarray] = {}
 
     # -- proposals ----------------------------------------------------------------------------
@@ -212,6 +223,8 @@ class PredictorGuided(Optimizer):
         out = []
         if promote and self.low_fidelity is not None and self._promoted is None:
             self._promoted = self._finalists()
+        if promote and self.low_fidelity is None and self.initial_design == "maximin" and self._design is None:
+            self._design = self._maximin_design()
         for _ in range(k):
             cfg = None
             while promote and self._promoted:
@@ -219,8 +232,32 @@ class PredictorGuided(Optimizer):
                 if self.space.key(c) not in self._seen_high:
                     cfg = c
                     break
+            while cfg is None and promote and self._design:
+                c = self._design.pop(0)
+                if self.space.key(c) not in self._seen_high:
+                    cfg = c
             out.append(self._take(cfg if cfg is not None else self._random_unseen(self._seen_high)))
         return out
+
+    def _maximin_design(self, n_designs: int = 32) -> list[Config]:
+        """``n_initial`` distinct random configurations, the best of ``n_designs`` random sets by
+        the smallest (then the mean) pairwise distance of their encodings: a space-filling start."""
+        best: list[Config] = []
+        best_score = (-np.inf, -np.inf)
+        for _ in range(n_designs):
+            seen: set[str] = set(self._seen_high)
+            cfgs = []
+            for _ in range(self.n_initial):
+                c = self._random_unseen(seen)
+                seen.add(self.space.key(c))
+                cfgs.append(c)
+            X = self.space.encode_many(cfgs)
+            sq = np.add.outer((X * X).sum(1), (X * X).sum(1)) - 2.0 * X @ X.T
+            off = sq[np.triu_indices(len(cfgs), 1)] if len(cfgs) > 1 else np.zeros(1)
+            score = (float(off.min()), float(off.mean()))
+            if score > best_score:
+                best, best_score = cfgs, score
+        return best
 
     def _finalists(self) -> list[Config]:
         """Low-fidelity results in order of promotion: non-dominated rank, then crowding."""
@@ -297,6 +334,14 @@ class PredictorGuided(Optimizer):
             self._models.append(model)
             self._logs.append(warp)
             self._shifts.append(shift)
+        self._dup_model = None
+        if self._duplicates and self.duplicate_aversion > 0:
+            from ...predictors.gp import GaussianProcess
+
+            yd = np.array([1.0 if o.key in self._duplicates else 0.0 for o in obs])
+            dup_gp = GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
+                                     length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
+            self._dup_model = dup_gp.fit(X, yd)
         self._fail_model = None
         if self._n_failed:
             from ...predictors.gp import GaussianProcess
@@ -469,6 +514,9 @@ class PredictorGuided(Optimizer):
         p_ok = np.ones(len(cand))
         if self._fail_model is not None:
             p_ok = (1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) ** self.failure_aversion
+        if self._dup_model is not None:
+            p_ok = p_ok * (1.0 - np.clip(self._dup_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) \
+                ** self.duplicate_aversion
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
@@ -514,6 +562,10 @@ class PredictorGuided(Optimizer):
                 self._failed_cfg[o.key] = o.config
                 continue
             self._high[o.key] = o
+            vals = tuple(np.asarray(o.values, dtype=float).tolist())
+            if vals in self._outcomes:  # the same result as an earlier configuration
+                self._duplicates.add(o.key)
+            self._outcomes.add(vals)
             pred = self._predicted.pop(o.key, None)
             if pred is not None:
                 self._tau_pairs.append((pred, np.asarray(o.values, dtype=float)))
@@ -532,5 +584,6 @@ class PredictorGuided(Optimizer):
         tau = self.kendall_tau()
         return {"name": self.name, "round": self.round, "real_evals": self._n_high_told,
                 "low_fidelity_evals": self._n_low_told, "failed": self._n_failed,
+                "duplicates": len(self._duplicates),
                 "kendall_tau": [None if math.isnan(t) else round(t, 3) for t in tau],
                 "log_space": [w if isinstance(w, str) else f"log(y - min + {w:g} range)" for w in self._logs]}
