@@ -218,3 +218,30 @@ def test_bad_settings_are_named() -> None:
         create_optimizer("guided", space, ["size", "err"], warp_shifts=[0.0])
     with pytest.raises(ValueError, match="unknown predictor 'nope'; allowed: .*'gp'"):
         create_optimizer("guided", space, ["size", "err"], predictor="nope")
+
+
+def test_repeated_results_mark_duplicates_and_are_avoided() -> None:
+    """A result equal to an earlier one marks a duplicate; candidates like it are discounted."""
+    from paretoforge.search.trial import Observation
+
+    space = _toy_space()
+
+    def same(c: dict) -> np.ndarray:  # the activation is inert when the first layer has 2 bits
+        bits = np.array(c["bits"], dtype=float)
+        size = float(bits @ [1.0, 1.1, 1.3, 1.7])
+        err = float((1.0 / bits) @ [1.0, 0.9, 0.7, 0.4])
+        if c["bits"][0] != 2:
+            err += {"a": 0.0, "b": 0.01, "c": 0.03}[c["act"]]
+        return np.array([size, err])
+
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=4, duplicate_aversion=8.0)
+    base = [{"bits": [2, b1, b2, 8], "act": "a"} for b1 in (2, 4, 8) for b2 in (2, 4)]
+    twins = [dict(c, act="b") for c in base[:4]]
+    others = [{"bits": [8, 4, b2, b3], "act": a} for b2 in (2, 8) for b3 in (4, 8) for a in ("a", "c")]
+    cfgs = base + twins + others
+    opt.tell([Observation(c, space.key(c), 1.0, same(c)) for c in cfgs])
+    assert opt.state()["duplicates"] == len(twins)
+    opt._fit()
+    near = space.encode_many([dict(c, act="b") for c in base[4:]])  # unseen, like the twins
+    far = space.encode_many([{"bits": [8, 2, 2, 2], "act": "a"}, {"bits": [4, 8, 8, 2], "act": "c"}])
+    assert opt._dup_model.predict(near)[0].min() > opt._dup_model.predict(far)[0].max()

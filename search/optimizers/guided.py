@@ -10,12 +10,16 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    predictor's marginal likelihood prefers it. Low-fidelity results enter as an extra input
    column (a GP's posterior mean of the low-fidelity value), or as DELE experts.
 3. *Score*: every unseen configuration when the space is small enough to enumerate
-   (``enumerate_limit``), otherwise a pool from random samples, mutations, crossovers and
-   neighbours of the current front (an evolutionary search on the predictor).
+   (``enumerate_limit``; with the GP through its pool cache, O(N n) per round), otherwise a pool
+   from random samples, mutations, crossovers and neighbours of the current front (an
+   evolutionary search on the predictor).
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
    predicted mean before the next is chosen (kriging believer), so a batch is diverse.
-   Pending proposals count as believed points too.
+   Pending proposals count as believed points too. ``ehvi="exact"`` uses the closed form for
+   two objectives. Candidates like those that failed, or like those whose result repeated an
+   earlier result exactly (equivalent configurations of a deterministic evaluation, e.g.
+   isomorphic cells), are discounted by GP estimates of those probabilities.
 
 Deterministic for a seed and a history, so a study resumes by replay like every optimizer.
 :meth:`state` reports the real-evaluation counts and the predictors' Kendall's tau measured on
@@ -84,7 +88,10 @@ class PredictorGuided(Optimizer):
     ``predictor_settings``; ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
-    False); ``low_fidelity`` and ``n_low`` for the multi-fidelity start."""
+    False) and ``warp_shifts`` (extra shifted-log warpings that ``"auto"`` may pick);
+    ``ehvi`` (``"mc"`` or ``"exact"``); ``failure_aversion`` and ``duplicate_aversion``
+    (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
+    ``low_fidelity`` and ``n_low`` for the multi-fidelity start."""
 
     name = "guided"
 
@@ -95,7 +102,7 @@ class PredictorGuided(Optimizer):
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
-                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 0.0,
+                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 8.0,
                  initial_design: str = "random", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
