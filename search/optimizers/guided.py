@@ -102,7 +102,7 @@ class PredictorGuided(Optimizer):
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
-                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 8.0,
+                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 4.0,
                  initial_design: str = "random", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
