@@ -12,6 +12,7 @@ evaluations.
     python benchmarks/predictor_quality.py --quick               # smoke test
     python benchmarks/predictor_quality.py --optimizers guided --budgets 50 100 --seeds 10
     python benchmarks/predictor_quality.py --timing-only
+    python benchmarks/predictor_quality.py --optimizers guided --guided-settings '{"ehvi": "exact"}'   # ablation
 """
 
 from __future__ import annotations
@@ -67,14 +68,16 @@ def sent_history(study: Any, problem: Any) -> list[float]:
     return (hypervolume_history(F, problem.reference_point, V) / float(problem.best_hypervolume)).tolist()
 
 
-def run_one(task: tuple[str, str, int, tuple[int, ...]]) -> dict[str, Any]:
-    problem_label, opt_label, seed, budgets = task
+def run_one(task: tuple) -> dict[str, Any]:
+    """One study: ``(problem, optimizer label, seed, budgets[, settings overrides])``."""
+    problem_label, opt_label, seed, budgets = task[:4]
+    overrides: dict[str, Any] = task[4] if len(task) > 4 else {}
     from paretoforge.search.optimizers import create_optimizer
     from paretoforge.search.study import Study
 
     problem = _problem(problem_label)
     opt_name, settings = OPTIMIZERS[opt_label]
-    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **settings)
+    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **overrides})
     per: list[float] = []
     ask, tell = opt.ask, opt.tell
     clock: dict[str, float] = {"t": 0.0}
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing", action="store_true", help="also time one proposal with 200 and 1000 stored evals")
     ap.add_argument("--timing-only", action="store_true")
     ap.add_argument("--out", default=None, help="write every run and the summary as JSON here")
+    ap.add_argument("--guided-settings", default=None, metavar="JSON",
+                    help="override guided's optimizer_settings (ablations), e.g. '{\"ehvi\": \"exact\"}'")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="print one table from the runs of earlier --out files (no new runs)")
     args = ap.parse_args(argv)
@@ -231,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.timing_only:
         print(f"seeds 0..{args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
               f"{args.processes} processes", flush=True)
-        tasks = [(p, o, s, tuple(budgets)) for p in args.problems for o in args.optimizers for s in range(args.seeds)]
+        guided = json.loads(args.guided_settings) if args.guided_settings else {}
+        if guided:
+            print(f"guided settings overridden: {guided}", flush=True)
+            payload["guided_settings"] = guided
+        tasks = [(p, o, s, tuple(budgets), guided if o == "guided" else {})
+                 for p in args.problems for o in args.optimizers for s in range(args.seeds)]
         tasks.sort(key=lambda t: -_COST.get(t[1], 1.0))
         t0 = time.perf_counter()
         runs: list[dict[str, Any]] = []
