@@ -109,9 +109,19 @@ def run_one(task: tuple) -> dict[str, Any]:
 
     sent = sorted(study.trials, key=lambda t: t.number)[:n_max]
     failed = {str(b): sum(t.state == TrialState.FAILED for t in sent[:b]) for b in budgets}
+    # sent configurations whose result repeats an earlier result exactly (equivalent cells)
+    seen_vals: set[tuple[float, ...]] = set()
+    repeat_flags = []
+    for t in sent:
+        v = tuple(t.metrics[o.source] for o in problem.objectives) if t.state == TrialState.COMPLETE else None
+        repeat_flags.append(v is not None and v in seen_vals)
+        if v is not None:
+            seen_vals.add(v)
+    repeats = {str(b): int(sum(repeat_flags[:b])) for b in budgets}
     study.close()
     hv = {str(b): (hist[min(b, len(hist)) - 1] if hist else 0.0) for b in budgets}
     return {"problem": problem_label, "optimizer": opt_label, "seed": seed, "hv": hv, "failed": failed,
+            "repeats": repeats,
             "sent": len(study.trials),
             "seconds": seconds, "median_proposal_s": statistics.median(per) if per else float("nan"),
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
@@ -167,6 +177,7 @@ def summarize(runs: list[dict[str, Any]], problems: list[str], optimizers: list[
                 row[f"mean@{b}"] = statistics.fmean(vals)
                 row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
                 row[f"failed@{b}"] = statistics.fmean(r.get("failed", {}).get(str(b), 0) for r in rs)
+                row[f"repeats@{b}"] = statistics.fmean(r.get("repeats", {}).get(str(b), 0) for r in rs)
             out[f"{p}/{o}"] = row
     return out
 
@@ -258,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table)
         print("\nmean failed evaluations per run (counted in the budgets above): " + "; ".join(
             f"{k}: " + ", ".join(f"@{b} {v[f'failed@{b}']:.1f}" for b in budgets) for k, v in summary.items()))
+        print("mean evaluations per run that repeat an earlier result exactly (equivalent configurations): " + "; ".join(
+            f"{k}: " + ", ".join(f"@{b} {v[f'repeats@{b}']:.1f}" for b in budgets) for k, v in summary.items()))
         print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes; "
               f"load average at the end: {_load()}")
         payload.update(summary=summary, table=table, runs=runs)
