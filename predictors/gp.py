@@ -7,7 +7,10 @@ additive model: latency, size and most costs are near-additive in per-layer choi
 exponential term is the Hamming kernel that captures interactions (accuracy). The weight ``w``,
 length scale ``l`` and noise are chosen from a small grid by marginal likelihood (``s2`` in closed
 form); the grid search runs on at most ``max_select`` rows and only when the data grew by
-``reselect_growth`` since the last search, so refits in an optimizer loop cost one Cholesky.
+``reselect_growth`` since the last search. In between, the kernel (with its scale ``D``) stays
+fixed, so a refit on the same rows plus appended ones grows the Cholesky factor by a block
+(O(n^2) per new row), and :meth:`GaussianProcess.predict_pool` keeps ``L^-1 k(train, pool)`` for
+a fixed candidate matrix and grows it by one row per new training row (O(N n) per refit).
 
 With ``ard=True`` every input group (one per variable of the bound space: a categorical's one-hot
 block, a numeric column; one per column when unbound) gets its own relevance ``r_g``: the inputs
