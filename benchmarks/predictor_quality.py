@@ -173,7 +173,9 @@ def summarize(runs: list[dict[str, Any]], problems: list[str], optimizers: list[
             row: dict[str, Any] = {"n_seeds": len(rs), "seconds_mean": statistics.fmean(r["seconds"] for r in rs),
                                    "median_proposal_s": statistics.median(r["median_proposal_s"] for r in rs)}
             for b in budgets:
-                vals = [r["hv"][str(b)] for r in rs]
+                vals = [r["hv"][str(b)] for r in rs if str(b) in r["hv"]]
+                if not vals:  # a merged file run with fewer budgets
+                    continue
                 row[f"mean@{b}"] = statistics.fmean(vals)
                 row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
                 row[f"failed@{b}"] = statistics.fmean(r.get("failed", {}).get(str(b), 0) for r in rs)
@@ -190,10 +192,13 @@ def markdown_table(summary: dict[str, dict[str, Any]], problems: list[str], opti
         rows = [(o, summary[f"{p}/{o}"]) for o in optimizers if f"{p}/{o}" in summary]
         if not rows:
             continue
-        best = {b: max(round(r[f"mean@{b}"], 3) for _, r in rows) for b in budgets}
+        best = {b: max((round(r[f"mean@{b}"], 3) for _, r in rows if f"mean@{b}" in r), default=None) for b in budgets}
         for o, r in rows:
             cells = []
             for b in budgets:
+                if f"mean@{b}" not in r:
+                    cells.append("")
+                    continue
                 cell = f"{r[f'mean@{b}']:.3f} ± {r[f'sd@{b}']:.3f}"
                 cells.append(f"**{cell}**" if round(r[f"mean@{b}"], 3) == best[b] else cell)
             lines.append(f"| {p} | {o} | " + " | ".join(cells)
@@ -268,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table)
         print("\nmean failed evaluations per run (counted in the budgets above): " + "; ".join(
-            f"{k}: " + ", ".join(f"@{b} {v[f'failed@{b}']:.1f}" for b in budgets) for k, v in summary.items()))
+            f"{k}: " + ", ".join(f"@{b} {v[f'failed@{b}']:.1f}" for b in budgets if f"failed@{b}" in v)
+            for k, v in summary.items()))
         print("mean evaluations per run that repeat an earlier result exactly (equivalent configurations): " + "; ".join(
-            f"{k}: " + ", ".join(f"@{b} {v[f'repeats@{b}']:.1f}" for b in budgets) for k, v in summary.items()))
+            f"{k}: " + ", ".join(f"@{b} {v[f'repeats@{b}']:.1f}" for b in budgets if f"repeats@{b}" in v)
+            for k, v in summary.items()))
         print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes; "
               f"load average at the end: {_load()}")
         payload.update(summary=summary, table=table, runs=runs)
