@@ -369,6 +369,8 @@ class PredictorGuided(Optimizer):
         cands: list[str | float] = ["id"] + (["log"] if np.all(y > 0) else []) + list(self.warp_shifts)
         if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
             return "log" if np.all(y > 0) and y.max() / y.min() > 5.0 else "id"
+        if len(cands) == 1:
+            return "id"
         best, best_ev = "id", -np.inf
         for warp in cands:
             z, shift = _warp(warp, y)
