@@ -12,6 +12,7 @@ evaluations.
     python benchmarks/predictor_quality.py --quick               # smoke test
     python benchmarks/predictor_quality.py --optimizers guided --budgets 50 100 --seeds 10
     python benchmarks/predictor_quality.py --timing-only
+    python benchmarks/predictor_quality.py --optimizers guided --guided-settings '{"ehvi": "exact"}'   # ablation
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0}
 
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (timings are only meaningful on a quiet machine)."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def sent_history(study: Any, problem: Any) -> list[float]:
     """Normalised hypervolume after each trial sent, in trial order (all fidelities, failures)."""
     import numpy as np
@@ -62,14 +68,16 @@ def sent_history(study: Any, problem: Any) -> list[float]:
     return (hypervolume_history(F, problem.reference_point, V) / float(problem.best_hypervolume)).tolist()
 
 
-def run_one(task: tuple[str, str, int, tuple[int, ...]]) -> dict[str, Any]:
-    problem_label, opt_label, seed, budgets = task
+def run_one(task: tuple) -> dict[str, Any]:
+    """One study: ``(problem, optimizer label, seed, budgets[, settings overrides])``."""
+    problem_label, opt_label, seed, budgets = task[:4]
+    overrides: dict[str, Any] = task[4] if len(task) > 4 else {}
     from paretoforge.search.optimizers import create_optimizer
     from paretoforge.search.study import Study
 
     problem = _problem(problem_label)
     opt_name, settings = OPTIMIZERS[opt_label]
-    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **settings)
+    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **overrides})
     per: list[float] = []
     ask, tell = opt.ask, opt.tell
     clock: dict[str, float] = {"t": 0.0}
@@ -97,9 +105,24 @@ def run_one(task: tuple[str, str, int, tuple[int, ...]]) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     hist = sent_history(study, problem)[:n_max]
     state = opt.state()
+    from paretoforge.search.trial import TrialState
+
+    sent = sorted(study.trials, key=lambda t: t.number)[:n_max]
+    failed = {str(b): sum(t.state == TrialState.FAILED for t in sent[:b]) for b in budgets}
+    # sent configurations whose result repeats an earlier result exactly (equivalent cells)
+    seen_vals: set[tuple[float, ...]] = set()
+    repeat_flags = []
+    for t in sent:
+        v = tuple(t.metrics[o.source] for o in problem.objectives) if t.state == TrialState.COMPLETE else None
+        repeat_flags.append(v is not None and v in seen_vals)
+        if v is not None:
+            seen_vals.add(v)
+    repeats = {str(b): int(sum(repeat_flags[:b])) for b in budgets}
     study.close()
     hv = {str(b): (hist[min(b, len(hist)) - 1] if hist else 0.0) for b in budgets}
-    return {"problem": problem_label, "optimizer": opt_label, "seed": seed, "hv": hv, "sent": len(study.trials),
+    return {"problem": problem_label, "optimizer": opt_label, "seed": seed, "hv": hv, "failed": failed,
+            "repeats": repeats,
+            "sent": len(study.trials),
             "seconds": seconds, "median_proposal_s": statistics.median(per) if per else float("nan"),
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
 
@@ -150,9 +173,13 @@ def summarize(runs: list[dict[str, Any]], problems: list[str], optimizers: list[
             row: dict[str, Any] = {"n_seeds": len(rs), "seconds_mean": statistics.fmean(r["seconds"] for r in rs),
                                    "median_proposal_s": statistics.median(r["median_proposal_s"] for r in rs)}
             for b in budgets:
-                vals = [r["hv"][str(b)] for r in rs]
+                vals = [r["hv"][str(b)] for r in rs if str(b) in r["hv"]]
+                if not vals:  # a merged file run with fewer budgets
+                    continue
                 row[f"mean@{b}"] = statistics.fmean(vals)
                 row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+                row[f"failed@{b}"] = statistics.fmean(r.get("failed", {}).get(str(b), 0) for r in rs)
+                row[f"repeats@{b}"] = statistics.fmean(r.get("repeats", {}).get(str(b), 0) for r in rs)
             out[f"{p}/{o}"] = row
     return out
 
@@ -165,10 +192,13 @@ def markdown_table(summary: dict[str, dict[str, Any]], problems: list[str], opti
         rows = [(o, summary[f"{p}/{o}"]) for o in optimizers if f"{p}/{o}" in summary]
         if not rows:
             continue
-        best = {b: max(round(r[f"mean@{b}"], 3) for _, r in rows) for b in budgets}
+        best = {b: max((round(r[f"mean@{b}"], 3) for _, r in rows if f"mean@{b}" in r), default=None) for b in budgets}
         for o, r in rows:
             cells = []
             for b in budgets:
+                if f"mean@{b}" not in r:
+                    cells.append("")
+                    continue
                 cell = f"{r[f'mean@{b}']:.3f} ± {r[f'sd@{b}']:.3f}"
                 cells.append(f"**{cell}**" if round(r[f"mean@{b}"], 3) == best[b] else cell)
             lines.append(f"| {p} | {o} | " + " | ".join(cells)
@@ -188,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timing", action="store_true", help="also time one proposal with 200 and 1000 stored evals")
     ap.add_argument("--timing-only", action="store_true")
     ap.add_argument("--out", default=None, help="write every run and the summary as JSON here")
+    ap.add_argument("--guided-settings", default=None, metavar="JSON",
+                    help="override guided's optimizer_settings (ablations), e.g. '{\"ehvi\": \"exact\"}'")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="print one table from the runs of earlier --out files (no new runs)")
     args = ap.parse_args(argv)
@@ -205,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     print(f"# paretoforge predictor-based search, {date} UTC")
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    print(f"load average at start: {_load()}", flush=True)
     payload: dict[str, Any] = {"date": date, "machine": info, "command": " ".join(sys.argv)}
     if args.timing or args.timing_only:
         tim = {}
@@ -214,10 +247,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"guided, {p}: median time per proposal with {n} stored evaluations: "
                       f"{tim[f'{p}/{n}']:.4f} s", flush=True)
         payload["timing"] = tim
+        payload["load_after_timing"] = _load()
+        print(f"load average after timing: {payload['load_after_timing']}", flush=True)
     if not args.timing_only:
         print(f"seeds 0..{args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
               f"{args.processes} processes", flush=True)
-        tasks = [(p, o, s, tuple(budgets)) for p in args.problems for o in args.optimizers for s in range(args.seeds)]
+        guided = json.loads(args.guided_settings) if args.guided_settings else {}
+        if guided:
+            print(f"guided settings overridden: {guided}", flush=True)
+            payload["guided_settings"] = guided
+        tasks = [(p, o, s, tuple(budgets), guided if o == "guided" else {})
+                 for p in args.problems for o in args.optimizers for s in range(args.seeds)]
         tasks.sort(key=lambda t: -_COST.get(t[1], 1.0))
         t0 = time.perf_counter()
         runs: list[dict[str, Any]] = []
@@ -232,7 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         table = markdown_table(summary, args.problems, args.optimizers, budgets)
         print()
         print(table)
-        print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes")
+        print("\nmean failed evaluations per run (counted in the budgets above): " + "; ".join(
+            f"{k}: " + ", ".join(f"@{b} {v[f'failed@{b}']:.1f}" for b in budgets if f"failed@{b}" in v)
+            for k, v in summary.items()))
+        print("mean evaluations per run that repeat an earlier result exactly (equivalent configurations): " + "; ".join(
+            f"{k}: " + ", ".join(f"@{b} {v[f'repeats@{b}']:.1f}" for b in budgets if f"repeats@{b}" in v)
+            for k, v in summary.items()))
+        print(f"\ntotal wall time: {time.perf_counter() - t0:.1f} s for {len(runs)} runs on {args.processes} processes; "
+              f"load average at the end: {_load()}")
         payload.update(summary=summary, table=table, runs=runs)
     if args.out:
         with open(args.out, "w") as fh:

@@ -12,7 +12,11 @@ import pytest
 
 from paretoforge.evaluators.base import EvalResult, Evaluator, FunctionEvaluator
 from paretoforge.search import Study, TrialState, create_optimizer
-from paretoforge.search.optimizers.acquisition import expected_hv_improvement, hv_improvement
+from paretoforge.search.optimizers.acquisition import (
+    expected_hv_improvement,
+    expected_hv_improvement_2d,
+    hv_improvement,
+)
 from paretoforge.search.pareto import hypervolume
 from paretoforge.search.problems import get_problem
 from paretoforge.spaces import Categorical, ChoiceSequence, Space
@@ -33,6 +37,28 @@ def test_hv_improvement_is_exact() -> None:
     # zero spread: the expectation is the improvement of the mean
     rng = np.random.default_rng(0)
     np.testing.assert_allclose(expected_hv_improvement(P, np.zeros_like(P), front, ref, rng), expect)
+
+
+def test_exact_2d_ehvi_matches_monte_carlo() -> None:
+    """The closed form equals a large Monte-Carlo average, with and without a log back-transform."""
+    rng = np.random.default_rng(0)
+    front, ref = rng.random((6, 2)), np.array([1.2, 1.3])
+    mean, std = rng.normal(0.3, 0.3, (5, 2)), rng.uniform(0.05, 0.4, (5, 2))
+    for shifts in [(None, None), (0.1, None), (None, -0.2)]:
+        def inverse(Y: np.ndarray, shifts: tuple = shifts) -> np.ndarray:
+            out = Y.copy()
+            for j, c in enumerate(shifts):
+                if c is not None:
+                    out[..., j] = np.exp(out[..., j]) + c
+            return out
+
+        mc = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(1), 100_000, inverse)
+        np.testing.assert_allclose(expected_hv_improvement_2d(mean, std, front, ref, shifts), mc,
+                                   rtol=0.02, atol=2e-4)
+    # zero spread: the improvement of the mean
+    P = np.array([[0.1, 0.2], [2.0, 2.0]])
+    np.testing.assert_allclose(expected_hv_improvement_2d(P, np.zeros_like(P), front, ref),
+                               hv_improvement(P, front, ref), atol=1e-9)
 
 
 def _normalized_hv(study: Study, problem: object) -> float:
@@ -156,11 +182,66 @@ def test_multi_fidelity_resume_is_exact(tmp_path: Path) -> None:
     assert sum(n for _, n in ev.calls) == 12
 
 
+_CACHED = {"n_initial": 6, "ehvi": "exact", "warp_shifts": [0.3, 0.03]}
+
+
+def test_enumerated_space_uses_the_pool_cache_and_resumes_exactly(tmp_path: Path) -> None:
+    """On an enumerable space every unseen cell is scored through the GPs' pool caches, with a
+    warping per objective chosen by evidence; a study stopped half-way resumes exactly."""
+    def study(storage: object = None, resume: bool = False) -> Study:
+        return Study("cached", _toy_space(), ToyEvaluator(), ["size", "err"], optimizer="guided",
+                     optimizer_settings=_CACHED, seed=4, storage=storage, resume=resume, batch_size=2)
+
+    ref = study().optimize(30)
+    opt = ref.optimizer
+    assert opt._pool_cached() and all(m._pool_state is not None for m in opt._models)
+    assert all(w in ("id", "log", 0.3, 0.03) for w in opt._logs)
+    assert len(opt.state()["log_space"]) == 2
+    reference = [t.key for t in sorted(ref.trials, key=lambda t: t.number)]
+    db = str(tmp_path / "cached.db")
+    study(storage=db).optimize(14).close()
+    resumed = study(storage=db, resume=True).optimize(30)
+    assert [t.key for t in sorted(resumed.trials, key=lambda t: t.number)] == reference
+    # 30 distinct cells of the 243 (never one twice)
+    assert _toy_space().cardinality == 243 and len(set(reference)) == 30
+
+
 def test_bad_settings_are_named() -> None:
     space = _toy_space()
     with pytest.raises(ValueError, match="n_low"):
         create_optimizer("guided", space, ["size", "err"], low_fidelity=0.5)
     with pytest.raises(ValueError, match="log_transform"):
         create_optimizer("guided", space, ["size", "err"], log_transform="sometimes")
+    with pytest.raises(ValueError, match="ehvi"):
+        create_optimizer("guided", space, ["size", "err"], ehvi="approx")
+    with pytest.raises(ValueError, match="warp_shifts"):
+        create_optimizer("guided", space, ["size", "err"], warp_shifts=[0.0])
     with pytest.raises(ValueError, match="unknown predictor 'nope'; allowed: .*'gp'"):
         create_optimizer("guided", space, ["size", "err"], predictor="nope")
+
+
+def test_repeated_results_mark_duplicates_and_are_avoided() -> None:
+    """A result equal to an earlier one marks a duplicate; candidates like it are discounted."""
+    from paretoforge.search.trial import Observation
+
+    space = _toy_space()
+
+    def same(c: dict) -> np.ndarray:  # the activation is inert when the first layer has 2 bits
+        bits = np.array(c["bits"], dtype=float)
+        size = float(bits @ [1.0, 1.1, 1.3, 1.7])
+        err = float((1.0 / bits) @ [1.0, 0.9, 0.7, 0.4])
+        if c["bits"][0] != 2:
+            err += {"a": 0.0, "b": 0.01, "c": 0.03}[c["act"]]
+        return np.array([size, err])
+
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=4, duplicate_aversion=8.0)
+    base = [{"bits": [2, b1, b2, 8], "act": "a"} for b1 in (2, 4, 8) for b2 in (2, 4)]
+    twins = [dict(c, act="b") for c in base[:4]]
+    others = [{"bits": [8, 4, b2, b3], "act": a} for b2 in (2, 8) for b3 in (4, 8) for a in ("a", "c")]
+    cfgs = base + twins + others
+    opt.tell([Observation(c, space.key(c), 1.0, same(c)) for c in cfgs])
+    assert opt.state()["duplicates"] == len(twins)
+    opt._fit()
+    near = space.encode_many([dict(c, act="b") for c in base[4:]])  # unseen, like the twins
+    far = space.encode_many([{"bits": [8, 2, 2, 2], "act": "a"}, {"bits": [4, 8, 8, 2], "act": "c"}])
+    assert opt._dup_model.predict(near)[0].min() > opt._dup_model.predict(far)[0].max()

@@ -119,3 +119,43 @@ def test_registry_and_bad_input() -> None:
         gp.fit(np.zeros((3, 3)), np.array([1.0, 2.0]))
     with pytest.raises(ValueError, match="weights"):
         GaussianProcess(weights=(2.0,))
+
+
+def test_gp_grows_its_factor_and_pool_cache_exactly() -> None:
+    """Refits on appended rows (same hyperparameters) and the cached pool predictions agree with
+    a GP of the same kernel fitted from scratch and with ``predict``."""
+    space = Space([ChoiceSequence("op", 5, ["conv", "pool", "skip"]), Categorical("act", ["relu", "gelu"])])
+    rng = np.random.default_rng(10)
+    cfgs = [space.sample(rng) for _ in range(580)]
+    Xall = space.encode_many(cfgs)  # one-hot only: every row has the same norm, so D is fixed
+    yall = np.array([quality({"bits": [8] * 6, "op": list(c["op"]) + ["conv"], "act": c["act"]}) for c in cfgs])
+    X, y, pool = Xall[:80], yall[:80], Xall[80:]
+    gp = GaussianProcess(seed=0, reselect_growth=10.0)  # keeps its hyperparameters while growing
+    for n in (40, 41, 45, 45, 60):
+        gp.fit(X[:n], y[:n])
+        mean, std = gp.predict_pool(pool)
+        w, ls, nz = gp.hypers
+        ref = GaussianProcess(seed=0, weights=(w,), length_scales=(ls,), noises=(nz,)).fit(X[:n], y[:n])
+        m2, s2 = ref.predict(pool)
+        np.testing.assert_allclose(mean, m2, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(std, s2, rtol=1e-4, atol=1e-4)
+    assert gp._version == 1  # one factorisation from scratch, then only appended blocks
+    small = GaussianProcess(seed=0, pool_cache=10).fit(X[:40], y[:40])  # cache too small: plain predict
+    np.testing.assert_allclose(small.predict_pool(pool)[0], small.predict(pool)[0])
+
+
+def test_gp_ard_finds_the_irrelevant_variable() -> None:
+    """With ``ard`` a variable that the target ignores gets a far lower relevance."""
+    space = Space([Categorical(f"v{i}", ["a", "b", "c", "d"]) for i in range(4)])
+    rng = np.random.default_rng(12)
+    cfgs = [space.sample(rng) for _ in range(400)]
+    X = space.encode_many(cfgs)
+    effect = {"a": 0.0, "b": 1.0, "c": 0.3, "d": 2.0}
+    y = np.array([effect[c["v0"]] + 0.5 * effect[c["v1"]] * effect[c["v2"]] for c in cfgs])  # v3 is noise
+    gp = GaussianProcess(seed=0, ard=True)
+    gp.bind(space)
+    gp.fit(X[:80], y[:80])
+    r = np.asarray(gp.describe()["relevance"])
+    assert len(r) == 4  # one group per variable
+    assert r[3] < 0.5 * min(r[:3])
+    assert gp.score(X[80:], y[80:]) > 0.8

@@ -10,12 +10,16 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    predictor's marginal likelihood prefers it. Low-fidelity results enter as an extra input
    column (a GP's posterior mean of the low-fidelity value), or as DELE experts.
 3. *Score*: every unseen configuration when the space is small enough to enumerate
-   (``enumerate_limit``), otherwise a pool from random samples, mutations, crossovers and
-   neighbours of the current front (an evolutionary search on the predictor).
+   (``enumerate_limit``; with the GP through its pool cache, O(N n) per round), otherwise a pool
+   from random samples, mutations, crossovers and neighbours of the current front (an
+   evolutionary search on the predictor).
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
    predicted mean before the next is chosen (kriging believer), so a batch is diverse.
-   Pending proposals count as believed points too.
+   Pending proposals count as believed points too. ``ehvi="exact"`` uses the closed form for
+   two objectives. Candidates like those that failed, or like those whose result repeated an
+   earlier result exactly (equivalent configurations of a deterministic evaluation, e.g.
+   isomorphic cells), are discounted by GP estimates of those probabilities.
 
 Deterministic for a seed and a history, so a study resumes by replay like every optimizer.
 :meth:`state` reports the real-evaluation counts and the predictors' Kendall's tau measured on
@@ -33,10 +37,38 @@ import numpy as np
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
 from ..trial import Observation, Suggestion
-from .acquisition import expected_hv_improvement, hv_improvement
+from .acquisition import expected_hv_improvement, expected_hv_improvement_2d, hv_improvement
 from .base import Optimizer
 
 __all__ = ["PredictorGuided"]
+
+
+def _warp(warp: str | float, y: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """Targets under an output warping and its shift ``c`` (``log(y - c)``; None: identity)."""
+    if warp == "id":
+        return y, None
+    if warp == "log":
+        return np.log(y), 0.0
+    lo, hi = float(y.min()), float(y.max())
+    span = hi - lo if hi > lo else max(abs(lo), 1.0)
+    c = lo - float(warp) * span
+    return np.log(y - c), c
+
+
+class _Rows:
+    """``base[idx[i]]`` without copying: the unseen part of an enumerated space's candidates
+    (``rows[array]`` gives a numpy array of the selected rows)."""
+
+    def __init__(self, base: Any, idx: np.ndarray) -> None:
+        self.base, self.idx = base, idx
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, np.ndarray):
+            return self.base[self.idx[i]]
+        return self.base[int(self.idx[i])]
 
 
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
@@ -56,7 +88,10 @@ class PredictorGuided(Optimizer):
     ``predictor_settings``; ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
-    False); ``low_fidelity`` and ``n_low`` for the multi-fidelity start."""
+    False) and ``warp_shifts`` (extra shifted-log warpings that ``"auto"`` may pick);
+    ``ehvi`` (``"mc"`` or ``"exact"``); ``failure_aversion`` and ``duplicate_aversion``
+    (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
+    ``low_fidelity`` and ``n_low`` for the multi-fidelity start."""
 
     name = "guided"
 
@@ -66,7 +101,9 @@ class PredictorGuided(Optimizer):
                  failure_aversion: float = 2.0, ref_margin: float | None = None,
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
-                 low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50, **kwargs) -> None:
+                 low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
+                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 4.0,
+                 initial_design: str = "random", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -94,6 +131,19 @@ class PredictorGuided(Optimizer):
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
         self.log_transform = log_transform
+        if any(float(v) <= 0 for v in warp_shifts):
+            raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
+        self.warp_shifts = tuple(float(v) for v in warp_shifts)
+        if ehvi not in ("mc", "exact"):
+            raise ValueError(f"guided: 'ehvi' must be 'mc' or 'exact', got {ehvi!r}")
+        self.ehvi = ehvi
+        if duplicate_aversion < 0:
+            raise ValueError("guided: 'duplicate_aversion' must be >= 0")
+        self.duplicate_aversion = float(duplicate_aversion)
+        if initial_design not in ("random", "maximin"):
+            raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
+        self.initial_design = initial_design
+        self._design: list[Config] | None = None
         self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
         self.n_low = int(n_low)
         self.max_retries = max_retries
@@ -111,7 +161,8 @@ class PredictorGuided(Optimizer):
         self._promoted: list[Config] | None = None
         # models
         self._models: list[Predictor] = []
-        self._logs: list[bool] = []
+        self._logs: list[str | float] = []  # per objective: "id", "log" or the shift fraction of log(y - c)
+        self._shifts: list[float | None] = []  # per objective: c of log(y - c), None for the identity
         self._low_models: list[Predictor] = []
         self._fitted_on = -1
         self.round = 0
@@ -128,8 +179,12 @@ class PredictorGuided(Optimizer):
             self._all_index = {k: i for i, k in enumerate(self._all_keys)}
             self._all_X = self.space.encode_many(self._all)
             self._unseen = np.ones(len(self._all), dtype=bool)
-        self._log_choice: dict[int, tuple[int, bool]] = {}  # objective -> (n at decision, log?)
+        self._log_choice: dict[int, tuple[int, str | float]] = {}  # objective -> (n at decision, warp)
         self._fail_model: Predictor | None = None
+        self._dup_model: Predictor | None = None
+        self._outcomes: set[tuple[float, ...]] = set()  # every successful full-fidelity result
+        self._duplicates: set[str] = set()  # keys whose result repeated an earlier one exactly
+        self._enc_cache: dict[str, np.ndarray] = {}
 
     # -- proposals ----------------------------------------------------------------------------
     def _random_unseen(self, seen: set[str]) -> Config:
@@ -175,6 +230,8 @@ class PredictorGuided(Optimizer):
         out = []
         if promote and self.low_fidelity is not None and self._promoted is None:
             self._promoted = self._finalists()
+        if promote and self.low_fidelity is None and self.initial_design == "maximin" and self._design is None:
+            self._design = self._maximin_design()
         for _ in range(k):
             cfg = None
             while promote and self._promoted:
@@ -182,8 +239,32 @@ class PredictorGuided(Optimizer):
                 if self.space.key(c) not in self._seen_high:
                     cfg = c
                     break
+            while cfg is None and promote and self._design:
+                c = self._design.pop(0)
+                if self.space.key(c) not in self._seen_high:
+                    cfg = c
             out.append(self._take(cfg if cfg is not None else self._random_unseen(self._seen_high)))
         return out
+
+    def _maximin_design(self, n_designs: int = 32) -> list[Config]:
+        """``n_initial`` distinct random configurations, the best of ``n_designs`` random sets by
+        the smallest (then the mean) pairwise distance of their encodings: a space-filling start."""
+        best: list[Config] = []
+        best_score = (-np.inf, -np.inf)
+        for _ in range(n_designs):
+            seen: set[str] = set(self._seen_high)
+            cfgs = []
+            for _ in range(self.n_initial):
+                c = self._random_unseen(seen)
+                seen.add(self.space.key(c))
+                cfgs.append(c)
+            X = self.space.encode_many(cfgs)
+            sq = np.add.outer((X * X).sum(1), (X * X).sum(1)) - 2.0 * X @ X.T
+            off = sq[np.triu_indices(len(cfgs), 1)] if len(cfgs) > 1 else np.zeros(1)
+            score = (float(off.min()), float(off.mean()))
+            if score > best_score:
+                best, best_score = cfgs, score
+        return best
 
     def _finalists(self) -> list[Config]:
         """Low-fidelity results in order of promotion: non-dominated rank, then crowding."""
@@ -206,13 +287,23 @@ class PredictorGuided(Optimizer):
         Z = np.column_stack(cols)
         return np.hstack([X, (Z - self._low_mu) / self._low_sd])
 
+    def _encoded(self, obs: Sequence[Observation]) -> np.ndarray:
+        """Encodings of observed configurations (kept by key: each is encoded once)."""
+        rows = []
+        for o in obs:
+            row = self._enc_cache.get(o.key)
+            if row is None:
+                row = self._enc_cache[o.key] = self.space.encode(o.config)
+            rows.append(row)
+        return np.stack(rows) if rows else np.zeros((0, self.space.width))
+
     def _fit(self) -> None:
         if self._fitted_on == self._n_high_told + self._n_low_told:
             return
         self._fitted_on = self._n_high_told + self._n_low_told
         self.round += 1
         obs = list(self._high.values())
-        X0 = self.space.encode_many([o.config for o in obs])
+        X0 = self._encoded(obs)
         Y = np.stack([o.values for o in obs])
         # low-fidelity side models (GP), if there are enough low-fidelity results
         self._low_models = []
@@ -227,16 +318,17 @@ class PredictorGuided(Optimizer):
             self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
         X = self._encode(X0)
         old_models, old_logs = self._models, self._logs
-        self._models, self._logs = [], []
+        self._models, self._logs, self._shifts = [], [], []
         for j in range(self.n_objectives):
             y = Y[:, j]
-            use_log = self.log_transform is True and bool(np.all(y > 0))
-            if self.log_transform == "auto" and np.all(y > 0) and len(y) >= 3:
-                n_at, use_log = self._log_choice.get(j, (0, False))
+            warp: str | float = "log" if self.log_transform is True and bool(np.all(y > 0)) else "id"
+            if self.log_transform == "auto" and len(y) >= 3:
+                n_at, warp = self._log_choice.get(j, (0, "id"))
                 if len(y) >= 1.15 * n_at:
-                    use_log = self._prefers_log(X, y)
-                    self._log_choice[j] = (len(y), use_log)
-            if j < len(old_models) and old_logs[j] == use_log:
+                    warp = self._choose_warp(X, y)
+                    self._log_choice[j] = (len(y), warp)
+            z, shift = _warp(warp, y)
+            if j < len(old_models) and old_logs[j] == warp:
                 model = old_models[j]  # keeps its hyperparameters until the data grew enough
             else:
                 model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
@@ -245,9 +337,18 @@ class PredictorGuided(Optimizer):
                 XL = self.space.encode_many([o.config for o in low])
                 YL = np.stack([o.values for o in low])
                 model.pretrain([(XL, YL[:, i]) for i in range(self.n_objectives)])  # type: ignore[attr-defined]
-            model.fit(X, np.log(y) if use_log else y)
+            model.fit(X, z)
             self._models.append(model)
-            self._logs.append(use_log)
+            self._logs.append(warp)
+            self._shifts.append(shift)
+        self._dup_model = None
+        if self._duplicates and self.duplicate_aversion > 0:
+            from ...predictors.gp import GaussianProcess
+
+            yd = np.array([1.0 if o.key in self._duplicates else 0.0 for o in obs])
+            dup_gp = GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
+                                     length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
+            self._dup_model = dup_gp.fit(X, yd)
         self._fail_model = None
         if self._n_failed:
             from ...predictors.gp import GaussianProcess
@@ -259,18 +360,28 @@ class PredictorGuided(Optimizer):
                                       length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
             self._fail_model = fail_gp.fit(self._encode(self.space.encode_many(cfgs)), yf)
 
-    def _prefers_log(self, X: np.ndarray, y: np.ndarray) -> bool:
-        """Compare the GP evidence of ``y`` and ``log y`` (with the log's Jacobian)."""
+    def _choose_warp(self, X: np.ndarray, y: np.ndarray) -> str | float:
+        """The output warping with the highest GP evidence (with its Jacobian): the identity,
+        ``log y`` (positive objectives) or ``log(y - min + s * range)`` for each ``s`` in
+        ``warp_shifts`` (a shifted log spreads out the best values, where the front is)."""
         from ...predictors.gp import GaussianProcess
 
+        cands: list[str | float] = ["id"] + (["log"] if np.all(y > 0) else []) + list(self.warp_shifts)
         if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
-            return bool(y.max() / y.min() > 5.0)
-        a = GaussianProcess(seed=self.seed, **self.predictor_settings).fit(X, y)
-        b = GaussianProcess(seed=self.seed, **self.predictor_settings).fit(X, np.log(y))
-        # evidence of standardised targets; undo the standardisation and the log's Jacobian
-        la = a.log_marginal_likelihood - len(y) * math.log(a._sd)
-        lb = b.log_marginal_likelihood - len(y) * math.log(b._sd) - float(np.log(y).sum())
-        return lb > la
+            return "log" if np.all(y > 0) and y.max() / y.min() > 5.0 else "id"
+        if len(cands) == 1:
+            return "id"
+        best, best_ev = "id", -np.inf
+        for warp in cands:
+            z, shift = _warp(warp, y)
+            gp = GaussianProcess(seed=self.seed, **self.predictor_settings)
+            gp.bind(self.space)
+            gp.fit(X, z)
+            # evidence of standardised targets; undo the standardisation and the log's Jacobian
+            ev = gp.log_marginal_likelihood - len(y) * math.log(gp._sd) - (0.0 if shift is None else float(z.sum()))
+            if ev > best_ev:
+                best, best_ev = warp, ev
+        return best
 
     def _predict(self, X0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X = self._encode(X0)
@@ -283,9 +394,9 @@ class PredictorGuided(Optimizer):
 
     def _inverse(self, Y: np.ndarray) -> np.ndarray:
         out = Y.copy()
-        for j, lg in enumerate(self._logs):
-            if lg:
-                out[..., j] = np.exp(np.clip(out[..., j], -700, 700))
+        for j, c in enumerate(self._shifts):
+            if c is not None:
+                out[..., j] = np.exp(np.clip(out[..., j], -700, 700)) + c
         return out
 
     # -- candidates ---------------------------------------------------------------------------
@@ -368,12 +479,32 @@ class PredictorGuided(Optimizer):
 
         return F, infer_reference_point(F, margin=self.ref_margin)
 
-    def _guided(self, k: int) -> list[Config]:
-        self._fit()
+    def _pool_cached(self) -> bool:
+        """Whether every unseen configuration of an enumerated space is scored through the
+        models' pool caches (:meth:`GaussianProcess.predict_pool`: cost O(N n) per round)."""
+        if self._all is None or self._low_models or not self._models:
+            return False
+        n, N = len(self._high), len(self._all)
+        return all(hasattr(m, "predict_pool") and n * N <= getattr(m, "pool_cache", 0) for m in self._models)
+
+    def _scored_pool(self) -> tuple[Sequence[Config], Any, np.ndarray, np.ndarray]:
+        """Candidates, their encoding, predicted means and standard deviations."""
+        if self._pool_cached():
+            idx = np.flatnonzero(self._unseen)
+            means, stds = zip(*(m.predict_pool(self._all_X) for m in self._models))  # type: ignore[attr-defined]
+            return (_Rows(self._all, idx), _Rows(self._all_X, idx),  # type: ignore[arg-type]
+                    np.column_stack(means)[idx], np.column_stack(stds)[idx])
         configs, X = self._pool()
         if not configs:
-            return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
+            return configs, X, np.zeros((0, self.n_objectives)), np.zeros((0, self.n_objectives))
         mean, std = self._predict(X)
+        return configs, X, mean, std
+
+    def _guided(self, k: int) -> list[Config]:
+        self._fit()
+        configs, X, mean, std = self._scored_pool()
+        if not len(configs):
+            return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
         front, ref = self._front_and_ref()
         pend = [c for key, c in self._pending.items() if key not in self._high]
         if pend:  # pending proposals enter the front at their predicted means
@@ -388,15 +519,21 @@ class PredictorGuided(Optimizer):
                 screen = hv_improvement(opt, front, ref)
             else:
                 screen = -np.min((opt - front.min(0)) / np.maximum(front.max(0) - front.min(0), 1e-12), axis=1)
-            cand = np.sort(np.argsort(-screen, kind="stable")[: self.prefilter])
+            cand = np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
         p_ok = np.ones(len(cand))
         if self._fail_model is not None:
             p_ok = (1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) ** self.failure_aversion
+        if self._dup_model is not None:
+            p_ok = p_ok * (1.0 - np.clip(self._dup_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) \
+                ** self.duplicate_aversion
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
-            ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
-                                                  self._inverse)
+            if self.ehvi == "exact" and len(ref) == 2:
+                ehvi = p_ok * expected_hv_improvement_2d(mean[cand], std[cand], front, ref, self._shifts)
+            else:
+                ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
+                                                      self._inverse)
             for i, c in enumerate(cand):
                 if int(c) in chosen:
                     ehvi[i] = -np.inf
@@ -434,6 +571,10 @@ class PredictorGuided(Optimizer):
                 self._failed_cfg[o.key] = o.config
                 continue
             self._high[o.key] = o
+            vals = tuple(np.asarray(o.values, dtype=float).tolist())
+            if vals in self._outcomes:  # the same result as an earlier configuration
+                self._duplicates.add(o.key)
+            self._outcomes.add(vals)
             pred = self._predicted.pop(o.key, None)
             if pred is not None:
                 self._tau_pairs.append((pred, np.asarray(o.values, dtype=float)))
@@ -452,5 +593,6 @@ class PredictorGuided(Optimizer):
         tau = self.kendall_tau()
         return {"name": self.name, "round": self.round, "real_evals": self._n_high_told,
                 "low_fidelity_evals": self._n_low_told, "failed": self._n_failed,
+                "duplicates": len(self._duplicates),
                 "kendall_tau": [None if math.isnan(t) else round(t, 3) for t in tau],
-                "log_space": list(self._logs)}
+                "log_space": [w if isinstance(w, str) else f"log(y - min + {w:g} range)" for w in self._logs]}
