@@ -17,6 +17,7 @@ from paretoforge.search.optimizers.acquisition import (
     expected_hv_improvement_2d,
     hv_improvement,
 )
+from paretoforge.search.objectives import Objective
 from paretoforge.search.pareto import hypervolume
 from paretoforge.search.problems import get_problem
 from paretoforge.spaces import Categorical, ChoiceSequence, Space
@@ -245,3 +246,23 @@ def test_repeated_results_mark_duplicates_and_are_avoided() -> None:
     near = space.encode_many([dict(c, act="b") for c in base[4:]])  # unseen, like the twins
     far = space.encode_many([{"bits": [8, 2, 2, 2], "act": "a"}, {"bits": [4, 8, 8, 2], "act": "c"}])
     assert opt._dup_model.predict(near)[0].min() > opt._dup_model.predict(far)[0].max()
+
+
+class _PairSpace(Space):
+    """Two categorical choices whose order does not matter: (a, b) and (b, a) are one point."""
+
+    def key(self, config):  # type: ignore[override]
+        return "-".join(sorted((str(config["x"]), str(config["y"]))))
+
+
+def test_configurations_of_one_point_are_proposed_once() -> None:
+    vals = list(range(8))
+    space = _PairSpace([Categorical("x", vals), Categorical("y", vals)], name="pairs")
+    ev = FunctionEvaluator(lambda c: {"f1": float((c["x"] - 2) ** 2 + (c["y"] - 5) ** 2),
+                                      "f2": float(c["x"] + c["y"])}, metrics=("f1", "f2"))
+    objectives = [Objective("f1", "minimize"), Objective("f2", "minimize")]
+    opt = create_optimizer("guided", space, objectives, seed=0, n_initial=4)
+    study = Study("pairs", space, ev, objectives, optimizer=opt, seed=0, batch_size=3)
+    study.optimize(n_evaluations=30)
+    keys = [space.key(t.config) for t in study.trials]
+    assert len(keys) == len(set(keys)) == 30  # 36 distinct points exist; none proposed twice

@@ -215,3 +215,21 @@ def test_problem_interface() -> None:
         assert tuple(o.name for o in p.objectives) == tuple(f"f{i + 1}" for i in range(len(p.objectives)))
         rng = np.random.default_rng(4)
         assert len(p.evaluator().evaluate([p.space.sample(rng) for _ in range(3)])) == 3
+
+
+def test_nasbench_graph_key_identifies_isomorphic_architectures(cora: NASBenchGraph) -> None:
+    """Configurations with one bench hash are one point of the space (one key), others differ."""
+    from nas_bench_graph import Arch, link_list
+
+    rng = np.random.default_rng(5)
+    by_hash: dict[int, set[str]] = {}
+    keys_of: dict[str, int] = {}
+    for cfg in (cora.space.sample(rng) for _ in range(3000)):
+        if all(cfg[f"op{i}"] == "skip" for i in range(4)):
+            continue
+        h = Arch(list(link_list[cfg["link"]]), [cfg[f"op{i}"] for i in range(4)]).valid_hash()
+        k = cora.space.key(cfg)
+        by_hash.setdefault(h, set()).add(k)
+        assert keys_of.setdefault(k, h) == h  # one key never covers two architectures
+    assert all(len(ks) == 1 for ks in by_hash.values())
+    assert len({cora.space.key(c) for c in cora.space.enumerate()}) == 26207  # of 59,049 configurations

@@ -176,7 +176,12 @@ class PredictorGuided(Optimizer):
         if card is not None and card <= self.enumerate_limit:
             self._all = list(self.space.enumerate())
             self._all_keys = [self.space.key(c) for c in self._all]
-            self._all_index = {k: i for i, k in enumerate(self._all_keys)}
+            # configurations that share a key (e.g. isomorphic architectures) are one point: all
+            # stay candidates (the predictor may rank one of them best), all are seen together
+            members: dict[str, list[int]] = {}
+            for i, k in enumerate(self._all_keys):
+                members.setdefault(k, []).append(i)
+            self._all_index = {k: np.asarray(v, dtype=np.int64) for k, v in members.items()}
             self._all_X = self.space.encode_many(self._all)
             self._unseen = np.ones(len(self._all), dtype=bool)
         self._log_choice: dict[int, tuple[int, str | float]] = {}  # objective -> (n at decision, warp)
@@ -408,9 +413,9 @@ class PredictorGuided(Optimizer):
                 near = set()
                 for p in self._parents()[:10]:
                     for nb in self.space.neighbors(p):
-                        i = self._all_index.get(self.space.key(nb))
-                        if i is not None and self._unseen[i]:
-                            near.add(i)
+                        ii = self._all_index.get(self.space.key(nb))
+                        if ii is not None and self._unseen[ii[0]]:
+                            near.add(int(ii[0]))
                 sub = self.rng.choice(len(idx), size, replace=False)
                 idx = np.union1d(idx[sub], np.fromiter(near, dtype=np.int64, count=len(near)))
             return [self._all[i] for i in idx], self._all_X[idx]  # type: ignore[index]
@@ -535,14 +540,15 @@ class PredictorGuided(Optimizer):
                 ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
                                                       self._inverse)
             for i, c in enumerate(cand):
-                if int(c) in chosen:
-                    ehvi[i] = -np.inf
+                if int(c) in chosen or (chosen and self.space.key(configs[c]) in self._seen_high):
+                    ehvi[i] = -np.inf  # chosen in this batch, or the same point as a chosen one
             if not np.isfinite(ehvi).any():
                 out.append(self._take(self._random_unseen(self._seen_high)))
                 continue
             if np.nanmax(ehvi) <= 0:  # nothing expected to improve: explore the most uncertain
                 rel = p_ok * (std[cand] / np.maximum(std[cand].max(0), 1e-12)).sum(1)
-                rel[[i for i, c in enumerate(cand) if int(c) in chosen]] = -np.inf
+                rel[[i for i, c in enumerate(cand)
+                     if int(c) in chosen or (chosen and self.space.key(configs[c]) in self._seen_high)]] = -np.inf
                 best = int(np.argmax(rel))
             else:
                 best = int(np.argmax(ehvi))

@@ -3,7 +3,10 @@ tables of the ``nas-bench-graph`` package (import name ``nas_bench_graph``).
 
 An architecture is a link pattern (one of the 9 ``link_list`` entries, each naming the input of
 the 4 layers) and 4 GNN ops. The bench dict is keyed by ``Arch(link, ops).valid_hash()``, an
-integer that canonicalises isomorphic architectures (several configurations share one entry).
+integer that canonicalises isomorphic architectures (several configurations share one entry);
+the space's :meth:`~paretoforge.spaces.space.Space.key` is that hash, so isomorphic
+configurations are one point of the space (a study answers the second from its store, and
+optimizers that skip seen keys do not propose it).
 The only configurations without an entry are those whose 4 ops are all ``"skip"``: evaluating
 one gives a failed result. Objectives: ``error = 1 - valid_perf`` and ``latency``.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,6 +47,26 @@ def _op_list(dataset: str) -> list[str]:
     return list(gnn_list_proteins if dataset == "proteins" else gnn_list)
 
 
+class _ArchSpace(Space):
+    """The NAS-Bench-Graph space, whose key identifies isomorphic architectures (the bench's
+    ``valid_hash``; configurations it cannot hash keep the default key)."""
+
+    def __init__(self, variables: list[Categorical], hashes: np.ndarray, name: str) -> None:
+        super().__init__(variables, name=name)
+        self._hashes = hashes
+        self._luts = [{c: i for i, c in enumerate(v.choices)} for v in variables]
+
+    def key(self, config: Mapping[str, Any]) -> str:
+        idx = 0
+        try:
+            for v, lut in zip(self.variables, self._luts):
+                idx = idx * len(lut) + lut[config[v.name]]
+        except (KeyError, TypeError):
+            return super().key(config)
+        h = int(self._hashes[idx])
+        return super().key(config) if h == -1 else f"arch-{h}"
+
+
 class NASBenchGraph(TabularProblem):
     """NAS-Bench-Graph: ``link`` (0..8, an index into ``link_list``) and ``op0..op3`` (GNN ops;
     5 of them for ``proteins``, 9 otherwise); objectives ``error`` and ``latency``, minimised;
@@ -59,9 +83,9 @@ class NASBenchGraph(TabularProblem):
             raise ConfigError(f"nasbench_graph: dataset {dataset!r} is not available; allowed: {allowed}")
         self.dataset = dataset
         self.ops = _op_list(dataset)
-        self._setup(Space([Categorical("link", list(range(9)))]
-                          + [Categorical(f"op{i}", self.ops) for i in range(N_LAYERS)],
-                          name=f"nasbench_graph-{dataset}"))
+        self._setup(_ArchSpace([Categorical("link", list(range(9)))]
+                               + [Categorical(f"op{i}", self.ops) for i in range(N_LAYERS)],
+                               self.hashes(self.ops), name=f"nasbench_graph-{dataset}"))
 
     @classmethod
     def hashes(cls, ops: list[str]) -> np.ndarray:
