@@ -9,8 +9,8 @@ divided by the hypervolume of the union of every completed evaluation of the run
 optimizers and seeds: the best front this run knows of, a lower bound of the true best).
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
-a cache of real evaluations and answers a configuration it has measured before from it: this
-saves GPU time and changes no number.
+a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
+it has measured before from it: this saves GPU time and changes no number.
 
     python benchmarks/guided_diffusion.py --out guided_diffusion.json             # GPU
     python benchmarks/guided_diffusion.py --out /tmp/g.json --cpu-smoke          # CPU, tiny testbed
@@ -26,13 +26,15 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from predictor_experts import CachedEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML = ROOT / "studies" / "diffusion_model_schedule.yaml"
@@ -52,26 +54,6 @@ def _spec(args: argparse.Namespace):
         d["evaluator"].update(assets="tiny", n_samples=64, threads=1)
         d["optimizer"]["population_size"] = 8
     return StudySpec.from_dict(d, source=str(YAML))
-
-
-class CachedEvaluator:
-    """Answers a configuration measured before in this process from memory (same metrics)."""
-
-    def __init__(self, inner: Any, space: Any) -> None:
-        self.inner, self.space, self.cache = inner, space, {}
-        self.metrics = inner.metrics
-        self.real = 0
-
-    def evaluate(self, configs, fidelity: float = 1.0):
-        todo = [c for c in configs if (self.space.key(c), fidelity) not in self.cache]
-        if todo:
-            for c, r in zip(todo, self.inner.evaluate(todo, fidelity)):
-                self.cache[(self.space.key(c), fidelity)] = r
-            self.real += len(todo)
-        return [self.cache[(self.space.key(c), fidelity)] for c in configs]
-
-    def close(self) -> None:
-        pass
 
 
 def _init(args: argparse.Namespace) -> None:
@@ -99,16 +81,14 @@ def run_one(task: tuple[str, int, int]) -> dict[str, Any]:
     name = settings.pop("name")
     opt = create_optimizer(name, space, objectives, seed=seed, **settings)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        study = Study(f"{label}-{seed}", space, ev, objectives, optimizer=opt,
-                      storage=f"sqlite:///{tmp}/s.db", seed=seed, batch_size=1)
-        study.optimize(n_evaluations=budget)
-        trials = sorted(study.trials, key=lambda t: t.number)[:budget]
-        rows = [[t.metrics[o.source] for o in objectives] if t.state == TrialState.COMPLETE else None
-                for t in trials]
-        configs = [t.config for t in trials]
-        state = opt.state()
-        study.close()
+    study = Study(f"{label}-{seed}", space, ev, objectives, optimizer=opt, storage=None, seed=seed, batch_size=1)
+    study.optimize(n_evaluations=budget)
+    trials = sorted(study.trials, key=lambda t: t.number)[:budget]
+    rows = [[t.metrics[o.source] for o in objectives] if t.state == TrialState.COMPLETE else None
+            for t in trials]
+    configs = [t.config for t in trials]
+    state = opt.state()
+    study.close()
     return {"optimizer": label, "seed": seed, "points": rows, "configs": configs,
             "seconds": time.perf_counter() - t0,
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}

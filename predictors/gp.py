@@ -222,7 +222,7 @@ class GaussianProcess(Predictor):
                 except np.linalg.LinAlgError:
                     jitter = max(1e-8, jitter * 10)
             self._jitter = jitter
-            self._version = getattr(self, "_version", 0) + 1  # cached pool predictions are stale
+            self._version += 1  # cached pool predictions are stale
         self._beta = solve_triangular(self._L, ys, lower=True, check_finite=False)  # L^-1 y
         self._alpha = solve_triangular(self._L.T, self._beta, lower=False, check_finite=False)
         self._s2 = max(float(self._beta @ self._beta) / n, 1e-12)

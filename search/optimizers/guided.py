@@ -348,22 +348,22 @@ class PredictorGuided(Optimizer):
             self._shifts.append(shift)
         self._dup_model = None
         if self._duplicates and self.duplicate_aversion > 0:
-            from ...predictors.gp import GaussianProcess
-
             yd = np.array([1.0 if o.key in self._duplicates else 0.0 for o in obs])
-            dup_gp = GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
-                                     length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
-            self._dup_model = dup_gp.fit(X, yd)
+            self._dup_model = self._indicator_gp(X, yd)
         self._fail_model = None
         if self._n_failed:
-            from ...predictors.gp import GaussianProcess
-
             failed = [k for k in self._failed_cfg if k not in self._high]
             cfgs = [o.config for o in obs] + [self._failed_cfg[k] for k in failed]
             yf = np.r_[np.zeros(len(obs)), np.ones(len(failed))]
-            fail_gp = GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
-                                      length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,))
-            self._fail_model = fail_gp.fit(self._encode(self.space.encode_many(cfgs)), yf)
+            self._fail_model = self._indicator_gp(self._encode(self.space.encode_many(cfgs)), yf)
+
+    def _indicator_gp(self, X: np.ndarray, y: np.ndarray) -> Predictor:
+        """A GP on a 0/1 indicator (failed; repeated an earlier result): its mean estimates the
+        probability that a candidate near the data shares the property."""
+        from ...predictors.gp import GaussianProcess
+
+        return GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
+                               length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,)).fit(X, y)
 
     def _choose_warp(self, X: np.ndarray, y: np.ndarray) -> str | float:
         """The output warping with the highest GP evidence (with its Jacobian): the identity,
@@ -526,11 +526,10 @@ class PredictorGuided(Optimizer):
                 screen = -np.min((opt - front.min(0)) / np.maximum(front.max(0) - front.min(0), 1e-12), axis=1)
             cand = np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
         p_ok = np.ones(len(cand))
-        if self._fail_model is not None:
-            p_ok = (1.0 - np.clip(self._fail_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) ** self.failure_aversion
-        if self._dup_model is not None:
-            p_ok = p_ok * (1.0 - np.clip(self._dup_model.predict(self._encode(X[cand]))[0], 0.0, 1.0)) \
-                ** self.duplicate_aversion
+        Xc = self._encode(X[cand]) if self._fail_model is not None or self._dup_model is not None else None
+        for model, aversion in ((self._fail_model, self.failure_aversion), (self._dup_model, self.duplicate_aversion)):
+            if model is not None:
+                p_ok = p_ok * (1.0 - np.clip(model.predict(Xc)[0], 0.0, 1.0)) ** aversion
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
@@ -539,16 +538,16 @@ class PredictorGuided(Optimizer):
             else:
                 ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
                                                       self._inverse)
-            for i, c in enumerate(cand):
-                if int(c) in chosen or (chosen and self.space.key(configs[c]) in self._seen_high):
-                    ehvi[i] = -np.inf  # chosen in this batch, or the same point as a chosen one
+            # chosen in this batch, or the same point (key) as a chosen one
+            blocked = np.array([bool(chosen) and (int(c) in chosen or self.space.key(configs[c]) in self._seen_high)
+                                for c in cand], dtype=bool)
+            ehvi[blocked] = -np.inf
             if not np.isfinite(ehvi).any():
                 out.append(self._take(self._random_unseen(self._seen_high)))
                 continue
             if np.nanmax(ehvi) <= 0:  # nothing expected to improve: explore the most uncertain
                 rel = p_ok * (std[cand] / np.maximum(std[cand].max(0), 1e-12)).sum(1)
-                rel[[i for i, c in enumerate(cand)
-                     if int(c) in chosen or (chosen and self.space.key(configs[c]) in self._seen_high)]] = -np.inf
+                rel[blocked] = -np.inf
                 best = int(np.argmax(rel))
             else:
                 best = int(np.argmax(ehvi))
