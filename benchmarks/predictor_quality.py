@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--problems", nargs="+", choices=list(PROBLEMS), default=["nasbench201", "nasbench_graph"])
     ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=list(OPTIMIZERS))
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50, 100, 200])
@@ -250,14 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         payload["load_after_timing"] = _load()
         print(f"load average after timing: {payload['load_after_timing']}", flush=True)
     if not args.timing_only:
-        print(f"seeds 0..{args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
+        print(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
               f"{args.processes} processes", flush=True)
         guided = json.loads(args.guided_settings) if args.guided_settings else {}
         if guided:
             print(f"guided settings overridden: {guided}", flush=True)
             payload["guided_settings"] = guided
         tasks = [(p, o, s, tuple(budgets), guided if o == "guided" else {})
-                 for p in args.problems for o in args.optimizers for s in range(args.seeds)]
+                 for p in args.problems for o in args.optimizers
+                 for s in range(args.first_seed, args.first_seed + args.seeds)]
         tasks.sort(key=lambda t: -_COST.get(t[1], 1.0))
         t0 = time.perf_counter()
         runs: list[dict[str, Any]] = []

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hypervolume", "hypervolume_history", "infer_reference_point", "knee_point", "non_dominated"]
+__all__ = ["hypervolume", "hypervolume_deficit", "hypervolume_history", "infer_reference_point", "knee_point",
+           "non_dominated"]
 
 
 def _as_matrix(F: np.ndarray | list) -> np.ndarray:
@@ -102,6 +103,43 @@ def hypervolume_history(F: np.ndarray | list, ref: np.ndarray | list,
                 hv = hypervolume(front, ref)
         out[i] = hv
     return out
+
+
+def _attained(F: np.ndarray, ref: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The lowest second objective among the points of ``F`` whose first objective is <= ``x``
+    (``ref[1]`` where there is none): the lower edge of the region ``F`` dominates."""
+    F = F[np.all(F < ref, axis=1)] if len(F) else F.reshape(0, 2)
+    if not len(F):
+        return np.full(len(x), ref[1])
+    F = F[np.argsort(F[:, 0], kind="stable")]
+    best = np.minimum.accumulate(F[:, 1])
+    pos = np.searchsorted(F[:, 0], x, side="right")
+    return np.where(pos > 0, best[np.maximum(pos - 1, 0)], ref[1])
+
+
+def hypervolume_deficit(F: np.ndarray | list, reference_front: np.ndarray | list, ref: np.ndarray | list,
+                        bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Where a two-objective front falls short of a reference front (e.g. a benchmark's exact
+    front): the area that ``reference_front`` dominates and ``F`` does not (both bounded by
+    ``ref``), split into ``bins`` equal strips along the first objective from the reference
+    front's minimum to ``ref[0]``. Returns ``(edges, deficit)``; ``deficit.sum()`` equals
+    ``hypervolume(F + reference_front) - hypervolume(F)``, exactly."""
+    F, T = _as_matrix(F), _as_matrix(reference_front)
+    ref = np.asarray(ref, dtype=float)
+    if len(ref) != 2 or (F.size and F.shape[1] != 2) or T.shape[1] != 2:
+        raise ValueError("hypervolume_deficit: two objectives only")
+    if bins < 1:
+        raise ValueError("hypervolume_deficit: 'bins' must be >= 1")
+    F = F.reshape(-1, 2)
+    lo = float(T[:, 0].min())
+    edges = np.linspace(lo, ref[0], bins + 1)
+    xs = np.concatenate([edges, F[:, 0], T[:, 0]])
+    xs = np.unique(xs[(xs >= lo) & (xs <= ref[0])])
+    left, width = xs[:-1], np.diff(xs)
+    # the attained edges are constant on [xs[i], xs[i+1]); F together with T bounds the gap
+    gap = np.maximum(_attained(F, ref, left) - _attained(np.vstack([F, T]), ref, left), 0.0) * width
+    which = np.clip(np.searchsorted(edges, left, side="right") - 1, 0, bins - 1)
+    return edges, np.bincount(which, weights=gap, minlength=bins)
 
 
 def knee_point(F: np.ndarray | list) -> int:

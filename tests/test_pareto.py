@@ -203,3 +203,24 @@ def test_inferred_reference_point_degenerate_fronts() -> None:
         assert np.all(F[non_dominated(F)] < ref)
     np.testing.assert_allclose(infer_reference_point([[0.0, 1.0], [1.0, 0.0]]), [1.1, 1.1])
     np.testing.assert_allclose(infer_reference_point([[0.0, 1.0], [1.0, 0.0]], margin=0.5), [1.5, 1.5])
+
+
+def test_hypervolume_deficit_locates_the_missing_region() -> None:
+    import numpy as np
+
+    from paretoforge.search.pareto import hypervolume, hypervolume_deficit
+
+    ref = np.array([4.0, 4.0])
+    T = np.array([[0.0, 3.0], [1.0, 2.0], [3.0, 0.0]])
+    F = np.array([[1.0, 2.0], [3.0, 0.0]])  # misses the point at x = 0
+    edges, d = hypervolume_deficit(F, T, ref, bins=4)
+    assert np.allclose(edges, [0.0, 1.0, 2.0, 3.0, 4.0])
+    assert np.allclose(d, [1.0, 0.0, 0.0, 0.0])  # the strip 0 <= x < 1, heights 3..4
+    # the total is exact for any front, also one that dominates part of the reference front
+    G = np.array([[0.5, 1.0], [2.5, 2.5], [3.5, 3.5]])
+    _, d = hypervolume_deficit(G, T, ref, bins=7)
+    assert np.isclose(d.sum(), hypervolume(np.vstack([G, T]), ref) - hypervolume(G, ref))
+    _, d = hypervolume_deficit(T, T, ref)
+    assert np.allclose(d, 0.0)
+    _, d = hypervolume_deficit(np.zeros((0, 2)), T, ref, bins=1)
+    assert np.isclose(d.sum(), hypervolume(T, ref))
