@@ -33,7 +33,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
-from predictor_quality import OPTIMIZERS  # noqa: E402
+from predictor_quality import OPTIMIZERS, make_study  # noqa: E402
 from quality import _problem, _worker_init, machine_info  # noqa: E402
 
 NAS = ("nasbench201", "nasbench_graph")
@@ -106,16 +106,10 @@ def predictor(label: str, n_train: int, seeds: int) -> list[dict[str, float]]:
 
 def run_front(task: tuple[str, str, int, int]) -> tuple[int, np.ndarray]:
     """Objective rows of the successful trials among the first ``budget`` sent."""
-    from paretoforge.search.optimizers import create_optimizer
-    from paretoforge.search.study import Study
     from paretoforge.search.trial import TrialState
 
     label, opt_label, seed, budget = task
-    problem = _problem(label)
-    name, settings = OPTIMIZERS[opt_label]
-    opt = create_optimizer(name, problem.space, problem.objectives, seed=seed, **settings)
-    study = Study(f"{label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
-                  optimizer=opt, storage=None, seed=seed, batch_size=1)
+    problem, _, study = make_study(label, opt_label, seed)
     study.optimize(timeout=None, n_evaluations=budget)
     sent = sorted(study.trials, key=lambda t: t.number)[:budget]
     F = np.array([[t.metrics[o.source] for o in problem.objectives] for t in sent if t.state == TrialState.COMPLETE])

@@ -68,16 +68,25 @@ def sent_history(study: Any, problem: Any) -> list[float]:
     return (hypervolume_history(F, problem.reference_point, V) / float(problem.best_hypervolume)).tolist()
 
 
-def run_one(task: tuple) -> dict[str, Any]:
-    """One study: ``(problem, optimizer label, seed, budgets[, settings overrides])``."""
-    problem_label, opt_label, seed, budgets = task[:4]
-    overrides: dict[str, Any] = task[4] if len(task) > 4 else {}
+def make_study(problem_label: str, opt_label: str, seed: int, overrides: dict[str, Any] | None = None) -> tuple:
+    """``(problem, optimizer, study)``: one optimizer of :data:`OPTIMIZERS` on a problem, batch
+    size 1, in-memory store."""
     from paretoforge.search.optimizers import create_optimizer
     from paretoforge.search.study import Study
 
     problem = _problem(problem_label)
     opt_name, settings = OPTIMIZERS[opt_label]
-    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **overrides})
+    opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **(overrides or {})})
+    study = Study(f"{problem_label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
+                  optimizer=opt, storage=None, seed=seed, batch_size=1)
+    return problem, opt, study
+
+
+def run_one(task: tuple) -> dict[str, Any]:
+    """One study: ``(problem, optimizer label, seed, budgets[, settings overrides])``."""
+    problem_label, opt_label, seed, budgets = task[:4]
+    overrides: dict[str, Any] = task[4] if len(task) > 4 else {}
+    problem, opt, study = make_study(problem_label, opt_label, seed, overrides)
     per: list[float] = []
     ask, tell = opt.ask, opt.tell
     clock: dict[str, float] = {"t": 0.0}
@@ -98,8 +107,6 @@ def run_one(task: tuple) -> dict[str, Any]:
     opt.ask, opt.tell = timed_ask, timed_tell  # type: ignore[method-assign]
     n_max = max(budgets)
     t0 = time.perf_counter()
-    study = Study(f"{problem_label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
-                  optimizer=opt, storage=None, seed=seed, batch_size=1)
     study.optimize(timeout=None, n_evaluations=n_max)
     # a budget of "sent" evaluations: the study counts completed ones, so trim to n_max sent
     seconds = time.perf_counter() - t0
