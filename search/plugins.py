@@ -1,18 +1,22 @@
-"""Registries of plugins by name: spaces, evaluators, predictors and benchmark problems.
+"""Registries of plugins by name: spaces, evaluators, predictors, benchmark problems and
+predictor features.
 
 Third-party packages add entries through the entry-point groups ``paretoforge.spaces``,
 ``paretoforge.evaluators``, ``paretoforge.predictors`` and ``paretoforge.problems`` (optimizers:
-``paretoforge.optimizers``, see :mod:`paretoforge.search.optimizers`). A space entry is a callable
+``paretoforge.optimizers``, see :mod:`paretoforge.search.optimizers`; features:
+``paretoforge.features``). A space entry is a callable
 returning a :class:`~paretoforge.spaces.Space`; an evaluator entry returns an
 :class:`~paretoforge.evaluators.Evaluator`; a problem entry returns a
-:class:`~paretoforge.search.problems.base.Problem`.
+:class:`~paretoforge.search.problems.base.Problem`; a feature entry maps a list of configurations
+to an ``(n, k)`` array of signals known without evaluating them (zero-cost proxies), which the
+``guided`` optimizer appends to its predictor's inputs (its ``features`` setting).
 """
 
 from __future__ import annotations
 
 from .registry import Registry
 
-__all__ = ["EVALUATORS", "PREDICTORS", "PROBLEMS", "SPACES"]
+__all__ = ["EVALUATORS", "FEATURES", "PREDICTORS", "PROBLEMS", "SPACES"]
 
 SPACES = Registry(
     "space",
@@ -51,6 +55,13 @@ PROBLEMS = Registry(
         "dtlz2": "paretoforge.search.problems.dtlz:DTLZ2",
         "nasbench201": "paretoforge.search.problems.nasbench201:NASBench201",
         "nasbench_graph": "paretoforge.search.problems.nasbench_graph:NASBenchGraph",
+    },
+)
+FEATURES = Registry(
+    "feature",
+    "paretoforge.features",
+    {
+        "nasbench201_synflow": "paretoforge.search.problems.nasbench201_proxies:synflow_features",
     },
 )
 

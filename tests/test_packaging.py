@@ -35,6 +35,7 @@ def test_wheel_has_only_the_paretoforge_package(wheel: Path) -> None:
     for sub in ("search", "spaces", "evaluators", "predictors", "kernels"):
         assert f"paretoforge/{sub}/__init__.py" in names
     assert not any(re.match(r"paretoforge/(tests|benchmarks)/", n) for n in names)
+    assert "paretoforge/search/problems/data/nasbench201_synflow.npy" in names  # zero-cost proxy table
 
 
 def test_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:

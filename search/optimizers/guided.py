@@ -8,7 +8,9 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
 2. *Fit*: one predictor per objective on the full-fidelity results (failed ones are left out
    and never proposed again); objectives that are positive are modelled in log space when the
    predictor's marginal likelihood prefers it. Low-fidelity results enter as an extra input
-   column (a GP's posterior mean of the low-fidelity value), or as DELE experts.
+   column (a GP's posterior mean of the low-fidelity value), or as DELE experts. With
+   ``features`` (signals known without evaluating, e.g. zero-cost proxies such as synflow),
+   the objectives of ``feature_objectives`` get a second predictor that also sees them.
 3. *Score*: every unseen configuration when the space is small enough to enumerate
    (``enumerate_limit``; with the GP through its pool cache, O(N n) per round), otherwise a pool
    from random samples, mutations, crossovers and neighbours of the current front (an
@@ -16,6 +18,10 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
    predicted mean before the next is chosen (kriging believer), so a batch is diverse.
+   With ``features``, a candidate scores the larger of its EHVIs under the plain and the
+   featured predictors: a proxy steers part of the search (to the most accurate
+   configurations, where it ranks better than a model of few results) without starving the
+   rest of the front, where a model that trusts it would be wrong.
    Pending proposals count as believed points too. ``ehvi="exact"`` uses the closed form for
    two objectives. Candidates like those that failed, or like those whose result repeated an
    earlier result exactly (equivalent configurations of a deterministic evaluation, e.g.
@@ -29,7 +35,7 @@ results they had not seen (each proposal's prediction against its outcome).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -91,7 +97,10 @@ class PredictorGuided(Optimizer):
     False) and ``warp_shifts`` (extra shifted-log warpings that ``"auto"`` may pick);
     ``ehvi`` (``"mc"`` or ``"exact"``); ``failure_aversion`` and ``duplicate_aversion``
     (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
-    ``low_fidelity`` and ``n_low`` for the multi-fidelity start."""
+    ``low_fidelity`` and ``n_low`` for the multi-fidelity start; ``features`` (a name of
+    :data:`~paretoforge.search.plugins.FEATURES` or a callable of a list of configurations
+    returning an ``(n, k)`` array): signals known without evaluation, e.g. zero-cost proxies,
+    appended to the predictor's inputs."""
 
     name = "guided"
 
@@ -103,7 +112,9 @@ class PredictorGuided(Optimizer):
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
                  warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 4.0,
-                 initial_design: str = "random", **kwargs) -> None:
+                 initial_design: str = "random",
+                 features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
+                 feature_objectives: Sequence[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -143,6 +154,21 @@ class PredictorGuided(Optimizer):
         if initial_design not in ("random", "maximin"):
             raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
         self.initial_design = initial_design
+        if isinstance(features, str):
+            from ..plugins import FEATURES
+
+            features = FEATURES.get(features)  # an unknown name fails here, listing the allowed ones
+        if features is not None and not callable(features):
+            raise TypeError(f"guided: 'features' must be a registered name or a callable of a list of "
+                            f"configurations, got {features!r}")
+        self.features = features
+        names = [getattr(o, "name", str(o)) for o in self.objectives]
+        unknown = [n for n in (feature_objectives or []) if n not in names]
+        if unknown:
+            raise ValueError(f"guided: 'feature_objectives' names unknown objectives {unknown}; allowed: {names}")
+        self._featured = set() if features is None else {j for j, n in enumerate(names)
+                                                          if feature_objectives is None or n in feature_objectives}
+        self._n_features = 0
         self._design: list[Config] | None = None
         self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
         self.n_low = int(n_low)
@@ -161,6 +187,7 @@ class PredictorGuided(Optimizer):
         self._promoted: list[Config] | None = None
         # models
         self._models: list[Predictor] = []
+        self._fmodels: dict[int, Predictor] = {}  # objective -> model that also sees the features
         self._logs: list[str | float] = []  # per objective: "id", "log" or the shift fraction of log(y - c)
         self._shifts: list[float | None] = []  # per objective: c of log(y - c), None for the identity
         self._low_models: list[Predictor] = []
@@ -182,7 +209,7 @@ class PredictorGuided(Optimizer):
             for i, k in enumerate(self._all_keys):
                 members.setdefault(k, []).append(i)
             self._all_index = {k: np.asarray(v, dtype=np.int64) for k, v in members.items()}
-            self._all_X = self.space.encode_many(self._all)
+            self._all_X = self._x(self._all)
             self._unseen = np.ones(len(self._all), dtype=bool)
         self._log_choice: dict[int, tuple[int, str | float]] = {}  # objective -> (n at decision, warp)
         self._fail_model: Predictor | None = None
@@ -190,6 +217,7 @@ class PredictorGuided(Optimizer):
         self._outcomes: set[tuple[float, ...]] = set()  # every successful full-fidelity result
         self._duplicates: set[str] = set()  # keys whose result repeated an earlier one exactly
         self._enc_cache: dict[str, np.ndarray] = {}
+        self._all_plain: np.ndarray | None = None
 
     # -- proposals ----------------------------------------------------------------------------
     def _random_unseen(self, seen: set[str]) -> Config:
@@ -263,7 +291,7 @@ class PredictorGuided(Optimizer):
                 c = self._random_unseen(seen)
                 seen.add(self.space.key(c))
                 cfgs.append(c)
-            X = self.space.encode_many(cfgs)
+            X = self._x(cfgs)
             sq = np.add.outer((X * X).sum(1), (X * X).sum(1)) - 2.0 * X @ X.T
             off = sq[np.triu_indices(len(cfgs), 1)] if len(cfgs) > 1 else np.zeros(1)
             score = (float(off.min()), float(off.mean()))
@@ -284,6 +312,27 @@ class PredictorGuided(Optimizer):
         return [obs[i].config for i in order]
 
     # -- model --------------------------------------------------------------------------------
+    def _x(self, configs: Sequence[Config]) -> np.ndarray:
+        """The space's encoding of ``configs``, with the ``features`` columns appended."""
+        X = self.space.encode_many(list(configs))
+        if self.features is None or not len(configs):
+            return X
+        F = np.asarray(self.features(list(configs)), dtype=float).reshape(len(configs), -1)
+        self._n_features = F.shape[1]
+        return np.hstack([X, F])
+
+    def _plain(self, X: np.ndarray) -> np.ndarray:
+        """``X`` without the feature columns (the enumerated pool keeps one fixed copy, so that
+        the models' pool caches stay valid)."""
+        if not self._n_features:
+            return X
+        w = self.space.width
+        if X is self._all_X:
+            if self._all_plain is None:
+                self._all_plain = np.delete(X, np.s_[w:w + self._n_features], axis=1)
+            return self._all_plain
+        return np.delete(X, np.s_[w:w + self._n_features], axis=1)
+
     def _encode(self, X: np.ndarray) -> np.ndarray:
         """Append the low-fidelity models' predicted objectives as input columns."""
         if not self._low_models:
@@ -298,7 +347,7 @@ class PredictorGuided(Optimizer):
         for o in obs:
             row = self._enc_cache.get(o.key)
             if row is None:
-                row = self._enc_cache[o.key] = self.space.encode(o.config)
+                row = self._enc_cache[o.key] = self._x([o.config])[0]
             rows.append(row)
         return np.stack(rows) if rows else np.zeros((0, self.space.width))
 
@@ -317,20 +366,21 @@ class PredictorGuided(Optimizer):
         if len(low) >= 3 and not dele:
             from ...predictors.gp import GaussianProcess
 
-            XL = self.space.encode_many([o.config for o in low])
+            XL = self._x([o.config for o in low])
             YL = np.stack([o.values for o in low])
             self._low_models = [GaussianProcess(seed=self.seed).fit(XL, YL[:, j]) for j in range(self.n_objectives)]
             self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
         X = self._encode(X0)
-        old_models, old_logs = self._models, self._logs
-        self._models, self._logs, self._shifts = [], [], []
+        Xp = self._plain(X)
+        old_models, old_logs, old_featured = self._models, self._logs, self._fmodels
+        self._models, self._logs, self._shifts, self._fmodels = [], [], [], {}
         for j in range(self.n_objectives):
             y = Y[:, j]
             warp: str | float = "log" if self.log_transform is True and bool(np.all(y > 0)) else "id"
             if self.log_transform == "auto" and len(y) >= 3:
                 n_at, warp = self._log_choice.get(j, (0, "id"))
                 if len(y) >= 1.15 * n_at:
-                    warp = self._choose_warp(X, y)
+                    warp = self._choose_warp(Xp, y)
                     self._log_choice[j] = (len(y), warp)
             z, shift = _warp(warp, y)
             if j < len(old_models) and old_logs[j] == warp:
@@ -339,11 +389,17 @@ class PredictorGuided(Optimizer):
                 model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
                 model.bind(self.space)
             if dele and low:
-                XL = self.space.encode_many([o.config for o in low])
+                XL = self._x([o.config for o in low])
                 YL = np.stack([o.values for o in low])
                 model.pretrain([(XL, YL[:, i]) for i in range(self.n_objectives)])  # type: ignore[attr-defined]
-            model.fit(X, z)
+            model.fit(Xp, z)
             self._models.append(model)
+            if j in self._featured:  # a second model that also sees the features
+                fmodel = old_featured.get(j) if j < len(old_logs) and old_logs[j] == warp else None
+                if fmodel is None:
+                    fmodel = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
+                    fmodel.bind(self.space)
+                self._fmodels[j] = fmodel.fit(X, z)
             self._logs.append(warp)
             self._shifts.append(shift)
         self._dup_model = None
@@ -355,7 +411,7 @@ class PredictorGuided(Optimizer):
             failed = [k for k in self._failed_cfg if k not in self._high]
             cfgs = [o.config for o in obs] + [self._failed_cfg[k] for k in failed]
             yf = np.r_[np.zeros(len(obs)), np.ones(len(failed))]
-            self._fail_model = self._indicator_gp(self._encode(self.space.encode_many(cfgs)), yf)
+            self._fail_model = self._indicator_gp(self._encode(self._x(cfgs)), yf)
 
     def _indicator_gp(self, X: np.ndarray, y: np.ndarray) -> Predictor:
         """A GP on a 0/1 indicator (failed; repeated an earlier result): its mean estimates the
@@ -388,14 +444,33 @@ class PredictorGuided(Optimizer):
                 best, best_ev = warp, ev
         return best
 
-    def _predict(self, X0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _model_sets(self) -> list[tuple[float, list[tuple[Predictor, bool]]]]:
+        """``(weight, [(model, sees the features) per objective])``: the plain models and, with
+        ``features``, the featured ones (the objectives of ``feature_objectives`` predicted from
+        the features too). A candidate's acquisition is the larger of its EHVIs under the two
+        sets, and its predicted objectives the sets' weighted mean."""
+        plain = [(m, False) for m in self._models]
+        if not self._fmodels:
+            return [(1.0, plain)]
+        featured = [(self._fmodels[j], True) if j in self._fmodels else (m, False) for j, m in enumerate(self._models)]
+        return [(0.5, plain), (0.5, featured)]
+
+    def _predict_sets(self, X0: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """``(weight, means, stds)`` of each model set of :meth:`_model_sets` at ``X0``."""
         X = self._encode(X0)
-        means, stds = [], []
-        for m in self._models:
-            mu, sd = m.predict(X)
-            means.append(mu)
-            stds.append(sd)
-        return np.column_stack(means), np.column_stack(stds)
+        Xp = self._plain(X)
+        out = []
+        for weight, models in self._model_sets():
+            pred = [m.predict(X if full else Xp) for m, full in models]
+            out.append((weight, np.column_stack([p[0] for p in pred]), np.column_stack([p[1] for p in pred])))
+        return out
+
+    @staticmethod
+    def _mixture_mean(sets: Sequence[tuple[float, np.ndarray, np.ndarray]]) -> np.ndarray:
+        mean = sets[0][0] * sets[0][1]
+        for weight, m, _ in sets[1:]:
+            mean = mean + weight * m
+        return mean
 
     def _inverse(self, Y: np.ndarray) -> np.ndarray:
         out = Y.copy()
@@ -448,7 +523,7 @@ class PredictorGuided(Optimizer):
                 b = parents[int(self.rng.integers(len(parents)))]
                 add(self.space.crossover(a, b, self.rng)[0])
         configs = list(cands.values())
-        return configs, self.space.encode_many(configs)
+        return configs, self._x(configs)
 
     def _pool_cap(self) -> int:
         """Candidates scored per round: as many as keep ``candidates * n^2`` (a GP's predictive
@@ -490,40 +565,49 @@ class PredictorGuided(Optimizer):
         if self._all is None or self._low_models or not self._models:
             return False
         n, N = len(self._high), len(self._all)
-        return all(hasattr(m, "predict_pool") and n * N <= getattr(m, "pool_cache", 0) for m in self._models)
+        models = [*self._models, *self._fmodels.values()]
+        return all(hasattr(m, "predict_pool") and n * N <= getattr(m, "pool_cache", 0) for m in models)
 
-    def _scored_pool(self) -> tuple[Sequence[Config], Any, np.ndarray, np.ndarray]:
-        """Candidates, their encoding, predicted means and standard deviations."""
+    def _scored_pool(self) -> tuple[Sequence[Config], Any, list[tuple[float, np.ndarray, np.ndarray]]]:
+        """Candidates, their encoding, and ``(weight, means, stds)`` of each model set."""
         if self._pool_cached():
             idx = np.flatnonzero(self._unseen)
-            means, stds = zip(*(m.predict_pool(self._all_X) for m in self._models))  # type: ignore[attr-defined]
-            return (_Rows(self._all, idx), _Rows(self._all_X, idx),  # type: ignore[arg-type]
-                    np.column_stack(means)[idx], np.column_stack(stds)[idx])
+            full, plain = self._all_X, self._plain(self._all_X)  # type: ignore[arg-type]
+            sets = []
+            for weight, models in self._model_sets():
+                pred = [m.predict_pool(full if f else plain) for m, f in models]  # type: ignore[attr-defined]
+                sets.append((weight, np.column_stack([p[0] for p in pred])[idx],
+                             np.column_stack([p[1] for p in pred])[idx]))
+            return _Rows(self._all, idx), _Rows(self._all_X, idx), sets  # type: ignore[arg-type]
         configs, X = self._pool()
         if not configs:
-            return configs, X, np.zeros((0, self.n_objectives)), np.zeros((0, self.n_objectives))
-        mean, std = self._predict(X)
-        return configs, X, mean, std
+            return configs, X, []
+        return configs, X, self._predict_sets(X)
 
     def _guided(self, k: int) -> list[Config]:
         self._fit()
-        configs, X, mean, std = self._scored_pool()
+        configs, X, sets = self._scored_pool()
         if not len(configs):
             return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
         front, ref = self._front_and_ref()
         pend = [c for key, c in self._pending.items() if key not in self._high]
         if pend:  # pending proposals enter the front at their predicted means
-            pm, _ = self._predict(self.space.encode_many(pend))
+            pm = self._mixture_mean(self._predict_sets(self._x(pend)))
             front = np.vstack([front, self._inverse(pm)])
         mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
-        opt = self._inverse(mean - 2.0 * std)
+        mean = self._mixture_mean(sets)
+        std = sets[0][2]
         cand = np.arange(len(configs))
         if len(cand) > self.prefilter:
-            if len(ref) == 2:
-                screen = hv_improvement(opt, front, ref)
-            else:
-                screen = -np.min((opt - front.min(0)) / np.maximum(front.max(0) - front.min(0), 1e-12), axis=1)
+            screen = np.full(len(cand), -np.inf)
+            for _, m_s, s_s in sets:  # a candidate passes if it looks promising to any model set
+                opt = self._inverse(m_s - 2.0 * s_s)
+                if len(ref) == 2:
+                    screen = np.maximum(screen, hv_improvement(opt, front, ref))
+                else:
+                    screen = np.maximum(screen, -np.min((opt - front.min(0)) / np.maximum(
+                        front.max(0) - front.min(0), 1e-12), axis=1))
             cand = np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
         p_ok = np.ones(len(cand))
         Xc = self._encode(X[cand]) if self._fail_model is not None or self._dup_model is not None else None
@@ -533,11 +617,14 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
-            if self.ehvi == "exact" and len(ref) == 2:
-                ehvi = p_ok * expected_hv_improvement_2d(mean[cand], std[cand], front, ref, self._shifts)
-            else:
-                ehvi = p_ok * expected_hv_improvement(mean[cand], std[cand], front, ref, mc, self.n_samples,
-                                                      self._inverse)
+            ehvi = np.zeros(len(cand))
+            for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
+                if self.ehvi == "exact" and len(ref) == 2:
+                    part = expected_hv_improvement_2d(m_s[cand], s_s[cand], front, ref, self._shifts)
+                else:
+                    part = expected_hv_improvement(m_s[cand], s_s[cand], front, ref, mc, self.n_samples,
+                                                   self._inverse)
+                ehvi = np.maximum(ehvi, p_ok * part)
             # chosen in this batch, or the same point (key) as a chosen one
             blocked = np.array([bool(chosen) and (int(c) in chosen or self.space.key(configs[c]) in self._seen_high)
                                 for c in cand], dtype=bool)

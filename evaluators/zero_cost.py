@@ -1,0 +1,58 @@
+"""Zero-cost proxies: scores of an untrained network that rank architectures without training.
+
+``synflow`` (Tanaka et al. 2020; as a NAS proxy: Abdelfattah et al. 2021) replaces every weight
+by its absolute value, feeds an all-ones input in float64 and sums ``|theta * dL/dtheta|`` over
+the weight matrices and kernels, where ``L`` is the sum of the outputs. It needs no data and no
+labels, so it is a low-fidelity signal known before any evaluation: DELE's cheap experts, or
+extra inputs of a predictor (``guided``'s ``features``). The weights are drawn from an explicit
+generator (the module's own initialisation is replaced), so a score is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["synflow"]
+
+
+def _reinit(module: nn.Module, generator: torch.Generator) -> None:
+    """Kaiming-uniform magnitudes for weights (fan-in bound, as ``nn.Conv2d``/``nn.Linear``
+    initialise), zeros for biases; batch-norm style 1-d weights become ones."""
+    for p in module.parameters():
+        if p.dim() > 1:
+            fan_in = p[0].numel()
+            bound = 1.0 / math.sqrt(fan_in)
+            p.copy_(torch.rand(p.shape, generator=generator, dtype=torch.float64) * bound)
+        elif p.dim() == 1:
+            p.fill_(0.0)
+
+
+def synflow(module: nn.Module, input_shape: Sequence[int], seed: int = 0) -> float:
+    """SynFlow score of ``module`` (changed in place: float64, non-negative weights).
+
+    ``input_shape`` excludes the batch dimension (one all-ones example is used). Batch norm
+    should be left out of ``module`` (the proxy is defined on the linear path structure).
+    Returns 0.0 for a network whose output does not depend on its weights.
+    """
+    module = module.double()
+    module.train(False)
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        _reinit(module, gen)
+    for p in module.parameters():
+        p.grad = None
+    x = torch.ones((1, *[int(d) for d in input_shape]), dtype=torch.float64)
+    out = module(x)
+    if not out.requires_grad:
+        return 0.0
+    out.sum().backward()
+    total = 0.0
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.grad is not None and p.dim() > 1:
+                total += float((p * p.grad).abs().sum())
+    return total

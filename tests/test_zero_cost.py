@@ -1,0 +1,113 @@
+"""Zero-cost proxies: the NAS-Bench-201 network of a cell, its synflow score, the shipped table
+(recomputed here for a few cells), and the ``guided`` optimizer's ``features`` input."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from paretoforge.evaluators.zero_cost import synflow
+from paretoforge.predictors.base import kendall_tau
+from paretoforge.predictors.gp import GaussianProcess
+from paretoforge.search import Study, create_optimizer
+from paretoforge.search.problems import get_problem
+from paretoforge.search.problems.nasbench201_network import cell_network
+from paretoforge.search.problems.nasbench201_proxies import cell_log_synflow, load_synflow, synflow_features
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+CONV3 = ("nor_conv_3x3",) * 6
+
+
+def test_cell_network_runs_and_a_cut_cell_outputs_nothing() -> None:
+    net = cell_network(CONV3)
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    # 0->1 and 0->2 cut, 0->3 cut: the output node never sees the input
+    cut = ("none", "none", "nor_conv_3x3", "none", "nor_conv_3x3", "nor_conv_3x3")
+    cell = cell_network(cut)[1]
+    assert torch.count_nonzero(cell(torch.randn(1, 16, 8, 8))) == 0
+    with pytest.raises(ValueError, match="unknown op 'conv9'"):
+        cell_network(("conv9",) * 6)
+
+
+def test_synflow_is_reproducible_and_follows_the_path_structure() -> None:
+    a = synflow(cell_network(CONV3), (3, 32, 32), seed=3)
+    assert a == synflow(cell_network(CONV3), (3, 32, 32), seed=3)
+    assert a != synflow(cell_network(CONV3), (3, 32, 32), seed=4)
+    assert synflow(cell_network(("none",) * 6), (3, 32, 32)) == 0.0
+    # a longer chain of convolutions scores higher than one convolution beside skips
+    chain = ("nor_conv_3x3", "none", "nor_conv_3x3", "none", "none", "nor_conv_3x3")
+    single = ("skip_connect", "none", "none", "nor_conv_3x3", "none", "none")
+    assert synflow(cell_network(chain), (3, 32, 32)) > synflow(cell_network(single), (3, 32, 32))
+
+
+def test_shipped_table_matches_a_recomputation() -> None:
+    table = load_synflow()
+    assert table.shape == (5**6,)
+    cells = list(itertools.product(OPS, repeat=6))
+    for row in np.random.default_rng(0).choice(len(cells), 4, replace=False).tolist() + [0, len(cells) - 1]:
+        expected = cell_log_synflow(cells[row])
+        if np.isfinite(expected):
+            assert table[row] == pytest.approx(expected, rel=1e-9)
+        else:
+            assert table[row] == -np.inf
+
+
+def test_synflow_feature_improves_a_gp_ranking_of_nasbench201() -> None:
+    problem = get_problem("nasbench201", dataset="cifar10")
+    cfgs = list(problem.space.enumerate())
+    err = problem.table("cifar10")[:, 0]
+    ok = np.flatnonzero(np.isfinite(err))
+    X = problem.space.encode_many(cfgs)
+    Xf = np.hstack([X, synflow_features(cfgs)])
+    taus = {"plain": [], "synflow": []}
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        tr = rng.choice(ok, 50, replace=False)
+        te = rng.choice(np.setdiff1d(ok, tr), 2000, replace=False)
+        for name, data in (("plain", X), ("synflow", Xf)):
+            gp = GaussianProcess(seed=seed)
+            gp.bind(problem.space)
+            mu, _ = gp.fit(data[tr], np.log(err[tr])).predict(data[te])
+            taus[name].append(kendall_tau(mu, np.log(err[te])))
+    assert np.mean(taus["synflow"]) > np.mean(taus["plain"]) + 0.08
+
+
+def test_guided_appends_features_and_checks_them() -> None:
+    problem = get_problem("nasbench201", dataset="cifar10")
+    study = Study("nb201-zc", problem.space, problem.evaluator(), problem.objectives, optimizer="guided",
+                  optimizer_settings={"n_initial": 5, "features": "nasbench201_synflow"}, seed=0)
+    study.optimize(8)
+    opt = study.optimizer
+    assert opt._all_X.shape[1] == problem.space.width + 1
+    assert len(study.trials) == 8 and opt.state()["real_evals"] == 8
+    with pytest.raises(ValueError, match="unknown feature 'nope'"):
+        create_optimizer("guided", problem.space, ["error", "latency"], features="nope")
+    with pytest.raises(TypeError, match="'features' must be"):
+        create_optimizer("guided", problem.space, ["error", "latency"], features=3)
+
+
+def test_feature_objectives_are_checked() -> None:
+    problem = get_problem("nasbench201", dataset="cifar10")
+    with pytest.raises(ValueError, match=r"'feature_objectives' names unknown objectives \['acc'\]"):
+        create_optimizer("guided", problem.space, problem.objectives, features="nasbench201_synflow",
+                         feature_objectives=["acc"])
+
+
+def test_synflow_steers_guided_to_more_accurate_cells() -> None:
+    problem = get_problem("nasbench201", dataset="cifar10")
+    best = {}
+    for label, extra in (("plain", {}), ("synflow", {"features": "nasbench201_synflow",
+                                                     "feature_objectives": ["error"]})):
+        errs = []
+        for seed in range(3):
+            study = Study("nb201", problem.space, problem.evaluator(), problem.objectives, optimizer="guided",
+                          optimizer_settings={"n_initial": 10, **extra}, seed=seed)
+            study.optimize(40)
+            errs.append(min(t.metrics["error"] for t in study.trials if t.metrics))
+            if label == "synflow":
+                assert set(study.optimizer._fmodels) == {0}  # a featured model for the error only
+        best[label] = float(np.mean(errs))
+    assert best["synflow"] < best["plain"] - 0.002
