@@ -36,13 +36,19 @@ from quality import PROBLEMS, _problem, _worker_init, machine_info  # noqa: E402
 #: label -> (optimizer registry name, optimizer_settings)
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "guided": ("guided", {}),
+    "guided-zc": ("guided", {}),  # guided plus the problem's zero-cost proxy (ZERO_COST)
     "random": ("random", {}),
     "nsga2": ("nsga2", {"population_size": 20}),
     "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
     "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
     "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 20}}),
 }
-_COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0}
+#: problem label -> guided settings of its zero-cost proxy (``guided-zc``; problems not listed
+#: have none, and ``guided-zc`` is ``guided`` there)
+ZERO_COST: dict[str, dict[str, Any]] = {
+    "nasbench201": {"features": "nasbench201_synflow", "feature_objectives": ["error"]},
+}
+_COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0, "guided-zc": 6.0}
 
 def _load() -> str:
     """The 1, 5 and 15 minute load averages (timings are only meaningful on a quiet machine)."""
@@ -76,6 +82,8 @@ def make_study(problem_label: str, opt_label: str, seed: int, overrides: dict[st
 
     problem = _problem(problem_label)
     opt_name, settings = OPTIMIZERS[opt_label]
+    if opt_label == "guided-zc":
+        settings = {**settings, **ZERO_COST.get(problem_label, {})}
     opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **(overrides or {})})
     study = Study(f"{problem_label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
                   optimizer=opt, storage=None, seed=seed, batch_size=1)
@@ -134,9 +142,10 @@ def run_one(task: tuple) -> dict[str, Any]:
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
 
 
-def timing(n_stored: int, problem_label: str, repeats: int = 15, seed: int = 0) -> float:
+def timing(n_stored: int, problem_label: str, repeats: int = 15, seed: int = 0,
+           settings: dict[str, Any] | None = None) -> float:
     """Median seconds of one proposal (``tell`` one new result, ``ask(1)``) by the guided
-    optimizer holding ``n_stored`` evaluations of random configurations."""
+    optimizer (with ``settings``) holding ``n_stored`` evaluations of random configurations."""
     import numpy as np
 
     from paretoforge.search.optimizers import create_optimizer
@@ -144,7 +153,7 @@ def timing(n_stored: int, problem_label: str, repeats: int = 15, seed: int = 0) 
 
     problem = _problem(problem_label)
     ev = problem.evaluator()
-    opt = create_optimizer("guided", problem.space, problem.objectives, seed=seed)
+    opt = create_optimizer("guided", problem.space, problem.objectives, seed=seed, **(settings or {}))
     rng = np.random.default_rng(seed)
     seen: set[str] = set()
 
@@ -250,10 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.timing or args.timing_only:
         tim = {}
         for p in args.problems:
-            for n in (200, 1000):
-                tim[f"{p}/{n}"] = timing(n, p)
-                print(f"guided, {p}: median time per proposal with {n} stored evaluations: "
-                      f"{tim[f'{p}/{n}']:.4f} s", flush=True)
+            variants = [("guided", {})] + ([("guided-zc", ZERO_COST[p])] if "guided-zc" in args.optimizers
+                                           and p in ZERO_COST else [])
+            for label, settings in variants:
+                for n in (200, 1000):
+                    key = f"{p}/{n}" if label == "guided" else f"{p}/{label}/{n}"
+                    tim[key] = timing(n, p, settings=settings)
+                    print(f"{label}, {p}: median time per proposal with {n} stored evaluations: "
+                          f"{tim[key]:.4f} s", flush=True)
         payload["timing"] = tim
         payload["load_after_timing"] = _load()
         print(f"load average after timing: {payload['load_after_timing']}", flush=True)
@@ -264,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         if guided:
             print(f"guided settings overridden: {guided}", flush=True)
             payload["guided_settings"] = guided
-        tasks = [(p, o, s, tuple(budgets), guided if o == "guided" else {})
+        tasks = [(p, o, s, tuple(budgets), guided if o.startswith("guided") else {})
                  for p in args.problems for o in args.optimizers
                  for s in range(args.first_seed, args.first_seed + args.seeds)]
         tasks.sort(key=lambda t: -_COST.get(t[1], 1.0))

@@ -1,5 +1,10 @@
 """Zero-cost proxies: scores of an untrained network that rank architectures without training.
 
+``naswot`` (Mellor et al. 2021, "NAS without training") feeds one batch of inputs and scores how
+differently the ReLUs partition them: with ``c_i`` the binary activation code of input ``i``
+(which units are active, over all ReLUs), ``K[i, j]`` counts the units where ``c_i`` and ``c_j``
+agree, and the score is ``log |det K|``. It needs inputs but no labels and no training.
+
 ``synflow`` (Tanaka et al. 2020; as a NAS proxy: Abdelfattah et al. 2021) replaces every weight
 by its absolute value, feeds an all-ones input in float64 and sums ``|theta * dL/dtheta|`` over
 the weight matrices and kernels, where ``L`` is the sum of the outputs. It needs no data and no
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["synflow"]
+__all__ = ["naswot", "synflow"]
 
 
 def _reinit(module: nn.Module, generator: torch.Generator) -> None:
@@ -29,6 +34,41 @@ def _reinit(module: nn.Module, generator: torch.Generator) -> None:
             p.copy_(torch.rand(p.shape, generator=generator, dtype=torch.float64) * bound)
         elif p.dim() == 1:
             p.fill_(0.0)
+
+
+def _signed_reinit(module: nn.Module, generator: torch.Generator) -> None:
+    """Kaiming-uniform weights (fan-in bound) from ``generator``, zero biases."""
+    for p in module.parameters():
+        if p.dim() > 1:
+            bound = 1.0 / math.sqrt(p[0].numel())
+            p.copy_((torch.rand(p.shape, generator=generator, dtype=torch.float32) * 2.0 - 1.0) * bound)
+        elif p.dim() == 1:
+            p.fill_(0.0)
+
+
+def naswot(module: nn.Module, inputs: torch.Tensor, seed: int = 0) -> float:
+    """NASWOT score of ``module`` on the batch ``inputs`` (weights redrawn from ``seed``, in
+    place; the module stays on the inputs' device). ``-inf`` when the codes are degenerate."""
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        _signed_reinit(module, gen)
+    module = module.to(inputs.device).train(False)
+    n = int(inputs.shape[0])
+    K = torch.zeros(n, n, dtype=torch.float64, device=inputs.device)
+
+    def hook(_m: nn.Module, args: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
+        code = (args[0].reshape(n, -1) > 0).double()
+        K.add_(code @ code.T + (1.0 - code) @ (1.0 - code).T)
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            module(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    sign, logdet = torch.linalg.slogdet(K)
+    return float(logdet) if float(sign) > 0 else float("-inf")
 
 
 def synflow(module: nn.Module, input_shape: Sequence[int], seed: int = 0) -> float:

@@ -62,6 +62,7 @@ FEATURES = Registry(
     "paretoforge.features",
     {
         "nasbench201_synflow": "paretoforge.search.problems.nasbench201_proxies:synflow_features",
+        "nasbench201_zero_cost": "paretoforge.search.problems.nasbench201_proxies:zero_cost_features",
     },
 )
 

@@ -35,7 +35,8 @@ def test_wheel_has_only_the_paretoforge_package(wheel: Path) -> None:
     for sub in ("search", "spaces", "evaluators", "predictors", "kernels"):
         assert f"paretoforge/{sub}/__init__.py" in names
     assert not any(re.match(r"paretoforge/(tests|benchmarks)/", n) for n in names)
-    assert "paretoforge/search/problems/data/nasbench201_synflow.npy" in names  # zero-cost proxy table
+    for proxy in ("synflow", "naswot"):  # zero-cost proxy tables
+        assert f"paretoforge/search/problems/data/nasbench201_{proxy}.npy" in names
 
 
 def test_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:

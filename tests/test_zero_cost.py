@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from paretoforge.evaluators.zero_cost import synflow
+from paretoforge.evaluators.zero_cost import naswot, synflow
 from paretoforge.predictors.base import kendall_tau
 from paretoforge.predictors.gp import GaussianProcess
 from paretoforge.search import Study, create_optimizer
 from paretoforge.search.problems import get_problem
 from paretoforge.search.problems.nasbench201_network import cell_network
-from paretoforge.search.problems.nasbench201_proxies import cell_log_synflow, load_synflow, synflow_features
+from paretoforge.search.problems.nasbench201_proxies import cell_proxy, load_proxy, synflow_features
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 CONV3 = ("nor_conv_3x3",) * 6
@@ -44,11 +44,11 @@ def test_synflow_is_reproducible_and_follows_the_path_structure() -> None:
 
 
 def test_shipped_table_matches_a_recomputation() -> None:
-    table = load_synflow()
+    table = load_proxy("synflow")
     assert table.shape == (5**6,)
     cells = list(itertools.product(OPS, repeat=6))
     for row in np.random.default_rng(0).choice(len(cells), 4, replace=False).tolist() + [0, len(cells) - 1]:
-        expected = cell_log_synflow(cells[row])
+        expected = cell_proxy("synflow", cells[row])
         if np.isfinite(expected):
             assert table[row] == pytest.approx(expected, rel=1e-9)
         else:
@@ -111,3 +111,17 @@ def test_synflow_steers_guided_to_more_accurate_cells() -> None:
                 assert set(study.optimizer._fmodels) == {0}  # a featured model for the error only
         best[label] = float(np.mean(errs))
     assert best["synflow"] < best["plain"] - 0.002
+
+
+def test_naswot_table_matches_a_recomputation_and_scores_codes() -> None:
+    table = load_proxy("naswot")
+    cells = list(itertools.product(OPS, repeat=6))
+    for row in (100, 777):
+        assert table[row] == pytest.approx(cell_proxy("naswot", cells[row]), rel=1e-6)
+    assert table[0] == -np.inf  # all "none": every input gets the same code
+    # inputs that the ReLUs cannot tell apart score lower than distinct ones
+    x = torch.randn(8, 3, 32, 32)
+    net = cell_network(CONV3)
+    distinct = naswot(net, x)
+    same = naswot(net, x[:1].repeat(8, 1, 1, 1))
+    assert np.isfinite(distinct) and (same == -np.inf or same < distinct)

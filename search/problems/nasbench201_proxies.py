@@ -1,15 +1,25 @@
-"""Zero-cost proxies of the NAS-Bench-201 cells, a low-fidelity signal known before any
+"""Zero-cost proxies of the NAS-Bench-201 cells, low-fidelity signals known before any
 evaluation.
 
-:func:`synflow_table` computes ``log(synflow)`` of every cell's network
-(:func:`~paretoforge.search.problems.nasbench201_network.cell_network`, no batch norm, weights
-drawn from seed 0) in the table's row order; a cell whose output does not reach the input scores
-``-inf``. Computing all 15,625 takes about 7 minutes on 2 CPU cores, so the result ships with the
-package (``data/nasbench201_synflow.npy``) and is rebuilt with::
+Two proxies of every cell's network
+(:func:`~paretoforge.search.problems.nasbench201_network.cell_network`, no batch norm), in the
+benchmark table's row order:
 
-    python -m paretoforge.search.problems.nasbench201_proxies --processes 2
+- ``synflow``: ``log(synflow)``, weights from seed 0, no data (``-inf`` for a cell whose output
+  does not reach its input);
+- ``naswot``: NASWOT's ``log |det K|`` on :func:`digits_batch`, 64 handwritten digits of
+  scikit-learn's bundled dataset upsampled to 3 x 32 x 32 (no CIFAR-10 image is used), weights
+  from seed 0.
 
-:func:`synflow_features` turns it into one standardised input column for a predictor.
+Computing all 15,625 takes minutes (synflow: about 7 on 2 CPU cores; naswot: about 50 on 2 CPU
+cores, or a few on a GPU), so the results ship with the package (``data/nasbench201_<proxy>.npy``)
+and are rebuilt with::
+
+    python -m paretoforge.search.problems.nasbench201_proxies --proxy synflow --processes 2
+    python -m paretoforge.search.problems.nasbench201_proxies --proxy naswot --device cuda
+
+:func:`proxy_features` turns them into standardised input columns for a predictor (the
+``nasbench201_synflow`` and ``nasbench201_zero_cost`` features of the ``guided`` optimizer).
 """
 
 from __future__ import annotations
@@ -22,57 +32,89 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SYNFLOW_PATH", "cell_log_synflow", "load_synflow", "synflow_features", "synflow_table"]
+__all__ = ["PROXIES", "cell_proxy", "digits_batch", "load_proxy", "proxy_features", "proxy_path",
+           "proxy_table", "synflow_features", "zero_cost_features"]
 
-SYNFLOW_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "nasbench201_synflow.npy")
+PROXIES = ("synflow", "naswot")
 _OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _cache: dict[str, np.ndarray] = {}
 
 
-def cell_log_synflow(ops: Sequence[str], seed: int = 0) -> float:
-    """``log(synflow)`` of the network of one cell (``-inf`` when the score is 0)."""
+def proxy_path(proxy: str) -> str:
+    """Where the shipped table of ``proxy`` lies."""
+    if proxy not in PROXIES:
+        raise ValueError(f"nasbench201 proxies: unknown proxy {proxy!r}; allowed: {list(PROXIES)}")
+    return os.path.join(_DATA, f"nasbench201_{proxy}.npy")
+
+
+def digits_batch(n: int = 64) -> Any:
+    """The first ``n`` digits of scikit-learn's bundled dataset as a standardised
+    ``(n, 3, 32, 32)`` float32 tensor (bilinear upsampling of the 8 x 8 images)."""
+    import torch
+    import torch.nn.functional as F
+    from sklearn.datasets import load_digits
+
+    x = torch.tensor(load_digits().images[:n].astype(np.float32) / 16.0)[:, None]
+    x = F.interpolate(x, size=32, mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+    return (x - x.mean()) / x.std()
+
+
+def cell_proxy(proxy: str, ops: Sequence[str], device: str = "cpu", inputs: Any = None) -> float:
+    """One cell's proxy value (see the module's note)."""
     import torch
 
-    from ...evaluators.zero_cost import synflow
+    from ...evaluators.zero_cost import naswot, synflow
     from .nasbench201_network import cell_network
 
     with torch.no_grad():
         net = cell_network(ops)
-    score = synflow(net, (3, 32, 32), seed=seed)
-    return float(np.log(score)) if score > 0 else float("-inf")
+    if proxy == "synflow":
+        score = synflow(net, (3, 32, 32), seed=0)
+        return float(np.log(score)) if score > 0 else float("-inf")
+    if proxy == "naswot":
+        x = digits_batch().to(device) if inputs is None else inputs
+        return naswot(net, x, seed=0)
+    raise ValueError(f"nasbench201 proxies: unknown proxy {proxy!r}; allowed: {list(PROXIES)}")
 
 
-def _rows(chunk: Sequence[int]) -> list[float]:
+def _rows(task: tuple[str, str, Sequence[int]]) -> list[float]:
     import torch
 
+    proxy, device, chunk = task
     torch.set_num_threads(1)
+    torch.backends.cudnn.allow_tf32 = False  # the same sign patterns as a float32 CPU run
+    torch.backends.cuda.matmul.allow_tf32 = False
     cells = list(itertools.product(_OPS, repeat=6))
-    return [cell_log_synflow(cells[i]) for i in chunk]
+    x = digits_batch().to(device) if proxy == "naswot" else None
+    return [cell_proxy(proxy, cells[i], device, x) for i in chunk]
 
 
-def synflow_table(processes: int = 1) -> np.ndarray:
-    """``log(synflow)`` of all ``5**6`` cells, row = base-5 number of the op indices."""
+def proxy_table(proxy: str, processes: int = 1, device: str = "cpu") -> np.ndarray:
+    """``proxy`` of all ``5**6`` cells, row = base-5 number of the op indices."""
     n = len(_OPS) ** 6
-    chunks = [list(range(i, n, 64 * max(processes, 1))) for i in range(64 * max(processes, 1))]
+    k = 64 * max(processes, 1)
+    chunks = [list(range(i, n, k)) for i in range(k)]
     if processes > 1:
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(processes) as pool:
-            parts = pool.map(_rows, chunks)
+            parts = pool.map(_rows, [(proxy, device, c) for c in chunks])
     else:
-        parts = [_rows(c) for c in chunks]
+        parts = [_rows((proxy, device, c)) for c in chunks]
     out = np.empty(n)
     for c, vals in zip(chunks, parts):
         out[c] = vals
     return out
 
 
-def load_synflow(path: str = SYNFLOW_PATH) -> np.ndarray:
-    """The shipped ``log(synflow)`` table (see the module's note to rebuild it)."""
+def load_proxy(proxy: str) -> np.ndarray:
+    """The shipped table of ``proxy`` (see the module's note to rebuild it)."""
+    path = proxy_path(proxy)
     if path not in _cache:
         if not os.path.exists(path):
-            raise FileNotFoundError(f"{path}: the NAS-Bench-201 synflow table is missing; rebuild it with "
-                                    "'python -m paretoforge.search.problems.nasbench201_proxies'")
+            raise FileNotFoundError(f"{path}: the NAS-Bench-201 {proxy} table is missing; rebuild it with "
+                                    f"'python -m paretoforge.search.problems.nasbench201_proxies --proxy {proxy}'")
         table = np.load(path)
         if table.shape != (len(_OPS) ** 6,):
             raise ValueError(f"{path}: expected {len(_OPS) ** 6} rows, got shape {table.shape}; rebuild it")
@@ -80,28 +122,44 @@ def load_synflow(path: str = SYNFLOW_PATH) -> np.ndarray:
     return _cache[path]
 
 
-def synflow_features(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """One column per configuration (``Op0..Op5``): ``log(synflow)`` standardised over all
-    cells; cells that score 0 get the lowest finite value minus 1."""
-    table = load_synflow()
-    finite = np.isfinite(table)
-    z = (table - table[finite].mean()) / table[finite].std()
-    z[~finite] = z[finite].min() - 1.0
+def proxy_features(configs: Sequence[Mapping[str, Any]], proxies: Sequence[str] = PROXIES) -> np.ndarray:
+    """One column per proxy and configuration (``Op0..Op5``): the proxy standardised over all
+    cells; cells without a finite value get the lowest finite value minus 1."""
     lut = {op: i for i, op in enumerate(_OPS)}
     idx = np.zeros(len(configs), dtype=np.int64)
     for k in range(6):
         idx = idx * len(_OPS) + np.array([lut[c[f"Op{k}"]] for c in configs], dtype=np.int64)
-    return z[idx, None]
+    cols = []
+    for proxy in proxies:
+        table = load_proxy(proxy)
+        finite = np.isfinite(table)
+        z = (table - table[finite].mean()) / table[finite].std()
+        z[~finite] = z[finite].min() - 1.0
+        cols.append(z[idx])
+    return np.column_stack(cols) if cols else np.zeros((len(configs), 0))
+
+
+def synflow_features(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """:func:`proxy_features` with synflow alone."""
+    return proxy_features(configs, ("synflow",))
+
+
+def zero_cost_features(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """:func:`proxy_features` with every proxy (synflow and naswot)."""
+    return proxy_features(configs, PROXIES)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Rebuild the NAS-Bench-201 synflow table.")
-    ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--out", default=SYNFLOW_PATH)
+    ap = argparse.ArgumentParser(description="Rebuild a NAS-Bench-201 zero-cost proxy table.")
+    ap.add_argument("--proxy", choices=PROXIES, required=True)
+    ap.add_argument("--processes", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=None, help="default: the shipped table's path")
     args = ap.parse_args(argv)
-    table = synflow_table(args.processes)
-    np.save(args.out, table)
-    print(f"wrote {args.out}: {np.isfinite(table).sum()} finite of {len(table)}")
+    out = args.out or proxy_path(args.proxy)
+    table = proxy_table(args.proxy, args.processes, args.device)
+    np.save(out, table)
+    print(f"wrote {out}: {np.isfinite(table).sum()} finite of {len(table)}")
     return 0
 
 
