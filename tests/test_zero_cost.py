@@ -125,3 +125,15 @@ def test_naswot_table_matches_a_recomputation_and_scores_codes() -> None:
     distinct = naswot(net, x)
     same = naswot(net, x[:1].repeat(8, 1, 1, 1))
     assert np.isfinite(distinct) and (same == -np.inf or same < distinct)
+
+
+def test_yaml_study_with_synflow_features_runs(tmp_path) -> None:
+    from pathlib import Path
+
+    from paretoforge.search.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "studies" / "nasbench201_guided_synflow.yaml")
+    study = spec.build(output=str(tmp_path))
+    study.optimize(n_evaluations=12)
+    assert len(study.results().completed()) == 12
+    assert study.optimizer.features is not None and set(study.optimizer._fmodels) == {0}
