@@ -137,3 +137,28 @@ def test_yaml_study_with_synflow_features_runs(tmp_path) -> None:
     study.optimize(n_evaluations=12)
     assert len(study.results().completed()) == 12
     assert study.optimizer.features is not None and set(study.optimizer._fmodels) == {0}
+
+
+def test_dele_experts_pretrained_on_proxies_fix_the_cold_start() -> None:
+    from paretoforge.predictors.dele import DynamicEnsemble
+    from paretoforge.search.problems.nasbench201_proxies import zero_cost_features
+
+    problem = get_problem("nasbench201", dataset="cifar10")
+    cfgs = list(problem.space.enumerate())
+    X = problem.space.encode_many(cfgs)
+    err = problem.table("cifar10")[:, 0]
+    ok = np.flatnonzero(np.isfinite(err))
+    Z = zero_cost_features(cfgs)
+    gains = []
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        pre = rng.choice(len(cfgs), 1000, replace=False)
+        tr = rng.choice(ok, 10, replace=False)
+        te = rng.choice(np.setdiff1d(ok, tr), 1000, replace=False)
+        y = np.log(err)
+        warm = DynamicEnsemble(seed=seed, epochs=100, pretrain_epochs=100)
+        warm.pretrain([(X[pre], -Z[pre, k]) for k in range(Z.shape[1])])
+        cold = DynamicEnsemble(seed=seed, epochs=100)
+        gains.append(kendall_tau(warm.fit(X[tr], y[tr]).predict(X[te])[0], y[te])
+                     - kendall_tau(cold.fit(X[tr], y[tr]).predict(X[te])[0], y[te]))
+    assert np.mean(gains) > 0.1
