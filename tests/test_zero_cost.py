@@ -109,6 +109,7 @@ def test_synflow_steers_guided_to_more_accurate_cells() -> None:
             errs.append(min(t.metrics["error"] for t in study.trials if t.metrics))
             if label == "synflow":
                 assert set(study.optimizer._fmodels) == {0}  # a featured model for the error only
+                assert study.optimizer.state()["featured_objectives"] == ["error"]
         best[label] = float(np.mean(errs))
     assert best["synflow"] < best["plain"] - 0.002
 

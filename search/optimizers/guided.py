@@ -99,8 +99,9 @@ class PredictorGuided(Optimizer):
     (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
     ``low_fidelity`` and ``n_low`` for the multi-fidelity start; ``features`` (a name of
     :data:`~paretoforge.search.plugins.FEATURES` or a callable of a list of configurations
-    returning an ``(n, k)`` array): signals known without evaluation, e.g. zero-cost proxies,
-    appended to the predictor's inputs."""
+    returning an ``(n, k)`` array): signals known without evaluation, e.g. zero-cost proxies;
+    the objectives named in ``feature_objectives`` (default: all) get a second predictor whose
+    inputs also hold them, and a candidate scores the larger of its two EHVIs."""
 
     name = "guided"
 
@@ -687,4 +688,6 @@ class PredictorGuided(Optimizer):
                 "low_fidelity_evals": self._n_low_told, "failed": self._n_failed,
                 "duplicates": len(self._duplicates),
                 "kendall_tau": [None if math.isnan(t) else round(t, 3) for t in tau],
-                "log_space": [w if isinstance(w, str) else f"log(y - min + {w:g} range)" for w in self._logs]}
+                "log_space": [w if isinstance(w, str) else f"log(y - min + {w:g} range)" for w in self._logs],
+                "featured_objectives": [getattr(self.objectives[j], "name", str(self.objectives[j]))
+                                        for j in sorted(self._featured)]}
