@@ -24,24 +24,15 @@ from torch import nn
 __all__ = ["naswot", "synflow"]
 
 
-def _reinit(module: nn.Module, generator: torch.Generator) -> None:
-    """Kaiming-uniform magnitudes for weights (fan-in bound, as ``nn.Conv2d``/``nn.Linear``
-    initialise), zeros for biases; batch-norm style 1-d weights become ones."""
-    for p in module.parameters():
-        if p.dim() > 1:
-            fan_in = p[0].numel()
-            bound = 1.0 / math.sqrt(fan_in)
-            p.copy_(torch.rand(p.shape, generator=generator, dtype=torch.float64) * bound)
-        elif p.dim() == 1:
-            p.fill_(0.0)
-
-
-def _signed_reinit(module: nn.Module, generator: torch.Generator) -> None:
-    """Kaiming-uniform weights (fan-in bound) from ``generator``, zero biases."""
+def _reinit(module: nn.Module, generator: torch.Generator, signed: bool, dtype: torch.dtype) -> None:
+    """Kaiming-uniform weights with the fan-in bound ``b`` of ``nn.Conv2d`` / ``nn.Linear``,
+    drawn from ``generator``: ``U(-b, b)`` when ``signed``, else their magnitudes ``U(0, b)``;
+    1-d parameters (biases) become zero."""
     for p in module.parameters():
         if p.dim() > 1:
             bound = 1.0 / math.sqrt(p[0].numel())
-            p.copy_((torch.rand(p.shape, generator=generator, dtype=torch.float32) * 2.0 - 1.0) * bound)
+            u = torch.rand(p.shape, generator=generator, dtype=dtype)
+            p.copy_(((u * 2.0 - 1.0) if signed else u) * bound)
         elif p.dim() == 1:
             p.fill_(0.0)
 
@@ -51,7 +42,7 @@ def naswot(module: nn.Module, inputs: torch.Tensor, seed: int = 0) -> float:
     place; the module stays on the inputs' device). ``-inf`` when the codes are degenerate."""
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
-        _signed_reinit(module, gen)
+        _reinit(module, gen, signed=True, dtype=torch.float32)
     module = module.to(inputs.device).train(False)
     n = int(inputs.shape[0])
     K = torch.zeros(n, n, dtype=torch.float64, device=inputs.device)
@@ -82,7 +73,7 @@ def synflow(module: nn.Module, input_shape: Sequence[int], seed: int = 0) -> flo
     module.train(False)
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
-        _reinit(module, gen)
+        _reinit(module, gen, signed=False, dtype=torch.float64)
     for p in module.parameters():
         p.grad = None
     x = torch.ones((1, *[int(d) for d in input_shape]), dtype=torch.float64)
