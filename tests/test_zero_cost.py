@@ -14,10 +14,10 @@ from paretoforge.predictors.base import kendall_tau
 from paretoforge.predictors.gp import GaussianProcess
 from paretoforge.search import Study, create_optimizer
 from paretoforge.search.problems import get_problem
+from paretoforge.search.problems.nasbench201 import OPS
 from paretoforge.search.problems.nasbench201_network import cell_network
 from paretoforge.search.problems.nasbench201_proxies import cell_proxy, load_proxy, synflow_features
 
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 CONV3 = ("nor_conv_3x3",) * 6
 
 

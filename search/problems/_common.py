@@ -58,6 +58,17 @@ def front_2d(F: np.ndarray) -> np.ndarray:
     return order[f2 < best_before]
 
 
+def row_indices(configs: Sequence[Mapping[str, Any]], choices: Mapping[str, Sequence[Any]]) -> np.ndarray:
+    """Table rows of ``configs``: the mixed-radix number of their choice indices, in
+    ``choices``' order (the first variable most significant). Raises KeyError for a value
+    that is not a choice."""
+    idx = np.zeros(len(configs), dtype=np.int64)
+    for name, values in choices.items():
+        lut = {v: i for i, v in enumerate(values)}
+        idx = idx * len(values) + np.fromiter((lut[c[name]] for c in configs), dtype=np.int64, count=len(configs))
+    return idx
+
+
 class TableEvaluator(Evaluator):
     """Looks configurations up in a table of a tabular benchmark.
 
@@ -72,14 +83,9 @@ class TableEvaluator(Evaluator):
         self.table, self.dataset, self.metrics = table, dataset, tuple(metrics)
         self.choices = {n: list(c) for n, c in choices.items()}
         self.missing = missing
-        self._lut = [(n, {v: i for i, v in enumerate(c)}) for n, c in self.choices.items()]
-        self._radix = [len(c) for c in self.choices.values()]
 
     def _index(self, cfg: Mapping[str, Any]) -> int:
-        k = 0
-        for (name, lut), r in zip(self._lut, self._radix):
-            k = k * r + lut[cfg[name]]
-        return k
+        return int(row_indices([cfg], self.choices)[0])
 
     def evaluate(self, configs: Sequence[Config], fidelity: float = 1.0) -> list[EvalResult]:
         T = self.table(self.dataset)

@@ -32,13 +32,17 @@ from typing import Any
 
 import numpy as np
 
+from ._common import row_indices
+from .nasbench201 import N_EDGES
+from .nasbench201 import OPS as _OPS
+
 __all__ = ["PROXIES", "cell_proxy", "digits_batch", "load_proxy", "proxy_features", "proxy_path",
            "proxy_table", "synflow_features", "zero_cost_features"]
 
 PROXIES = ("synflow", "naswot")
-_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 _DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 _cache: dict[str, np.ndarray] = {}
+_standardised: dict[str, np.ndarray] = {}
 
 
 def proxy_path(proxy: str) -> str:
@@ -82,17 +86,23 @@ def _rows(task: tuple[str, str, Sequence[int]]) -> list[float]:
     import torch
 
     proxy, device, chunk = task
+    threads = torch.get_num_threads()
+    tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     torch.set_num_threads(1)
-    torch.backends.cudnn.allow_tf32 = False  # the same sign patterns as a float32 CPU run
-    torch.backends.cuda.matmul.allow_tf32 = False
-    cells = list(itertools.product(_OPS, repeat=6))
-    x = digits_batch().to(device) if proxy == "naswot" else None
-    return [cell_proxy(proxy, cells[i], device, x) for i in chunk]
+    # the same sign patterns as a float32 CPU run
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        cells = list(itertools.product(_OPS, repeat=N_EDGES))
+        x = digits_batch().to(device) if proxy == "naswot" else None
+        return [cell_proxy(proxy, cells[i], device, x) for i in chunk]
+    finally:  # leave the caller's settings as they were (processes=1 runs here)
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
 def proxy_table(proxy: str, processes: int = 1, device: str = "cpu") -> np.ndarray:
     """``proxy`` of all ``5**6`` cells, row = base-5 number of the op indices."""
-    n = len(_OPS) ** 6
+    n = len(_OPS) ** N_EDGES
     k = 64 * max(processes, 1)
     chunks = [list(range(i, n, k)) for i in range(k)]
     if processes > 1:
@@ -116,8 +126,8 @@ def load_proxy(proxy: str) -> np.ndarray:
             raise FileNotFoundError(f"{path}: the NAS-Bench-201 {proxy} table is missing; rebuild it with "
                                     f"'python -m paretoforge.search.problems.nasbench201_proxies --proxy {proxy}'")
         table = np.load(path)
-        if table.shape != (len(_OPS) ** 6,):
-            raise ValueError(f"{path}: expected {len(_OPS) ** 6} rows, got shape {table.shape}; rebuild it")
+        if table.shape != (len(_OPS) ** N_EDGES,):
+            raise ValueError(f"{path}: expected {len(_OPS) ** N_EDGES} rows, got shape {table.shape}; rebuild it")
         _cache[path] = table
     return _cache[path]
 
@@ -125,18 +135,18 @@ def load_proxy(proxy: str) -> np.ndarray:
 def proxy_features(configs: Sequence[Mapping[str, Any]], proxies: Sequence[str] = PROXIES) -> np.ndarray:
     """One column per proxy and configuration (``Op0..Op5``): the proxy standardised over all
     cells; cells without a finite value get the lowest finite value minus 1."""
-    lut = {op: i for i, op in enumerate(_OPS)}
-    idx = np.zeros(len(configs), dtype=np.int64)
-    for k in range(6):
-        idx = idx * len(_OPS) + np.array([lut[c[f"Op{k}"]] for c in configs], dtype=np.int64)
-    cols = []
-    for proxy in proxies:
+    idx = row_indices(configs, {f"Op{k}": _OPS for k in range(N_EDGES)})
+    return np.column_stack([_standardised_table(p)[idx] for p in proxies]) if proxies else np.zeros((len(configs), 0))
+
+
+def _standardised_table(proxy: str) -> np.ndarray:
+    if proxy not in _standardised:
         table = load_proxy(proxy)
         finite = np.isfinite(table)
         z = (table - table[finite].mean()) / table[finite].std()
         z[~finite] = z[finite].min() - 1.0
-        cols.append(z[idx])
-    return np.column_stack(cols) if cols else np.zeros((len(configs), 0))
+        _standardised[proxy] = z
+    return _standardised[proxy]
 
 
 def synflow_features(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
