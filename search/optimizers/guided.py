@@ -6,8 +6,9 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    cheap low-fidelity evaluations first, whose non-dominated configurations are then promoted
    to full fidelity as the initial design).
 2. *Fit*: one predictor per objective on the full-fidelity results (failed ones are left out
-   and never proposed again); objectives that are positive are modelled in log space when the
-   predictor's marginal likelihood prefers it. Low-fidelity results enter as an extra input
+   and never proposed again); each objective is modelled under the output warping its
+   predictor's marginal likelihood prefers: identity, log (positive objectives) or a shifted log
+   that spreads out the best values, where the front is. Low-fidelity results enter as an extra input
    column (a GP's posterior mean of the low-fidelity value), or as DELE experts. With
    ``features`` (signals known without evaluating, e.g. zero-cost proxies such as synflow),
    the objectives of ``feature_objectives`` get a second predictor that also sees them.
@@ -94,7 +95,8 @@ class PredictorGuided(Optimizer):
     ``predictor_settings``; ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
-    False) and ``warp_shifts`` (extra shifted-log warpings that ``"auto"`` may pick);
+    False) and ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that
+    ``"auto"`` may pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log);
     ``ehvi`` (``"mc"`` or ``"exact"``); ``failure_aversion`` and ``duplicate_aversion``
     (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
     ``low_fidelity`` and ``n_low`` for the multi-fidelity start; ``features`` (a name of
@@ -112,7 +114,7 @@ class PredictorGuided(Optimizer):
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
-                 warp_shifts: Sequence[float] = (), ehvi: str = "mc", duplicate_aversion: float = 4.0,
+                 warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "mc", duplicate_aversion: float = 4.0,
                  initial_design: str = "random",
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, **kwargs) -> None:
