@@ -207,6 +207,25 @@ def test_enumerated_space_uses_the_pool_cache_and_resumes_exactly(tmp_path: Path
     assert _toy_space().cardinality == 243 and len(set(reference)) == 30
 
 
+def test_default_warpings_include_a_shifted_log() -> None:
+    """An objective that is a shifted exponential of an additive function of the choices (its
+    small values spread out only under ``log(y - min + s * range)``) gets a shifted-log warping
+    from the default candidates, not the identity; with ``warp_shifts=()`` it cannot."""
+    space = _toy_space()
+    cfgs = list(space.enumerate())
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(cfgs), 60, replace=False)
+    effect = {2: 1.2, 4: 0.5, 8: 0.0}
+    z = np.array([sum(effect[b] for b in cfgs[i]["bits"]) + {"a": 0.0, "b": 0.3, "c": 0.6}[cfgs[i]["act"]]
+                  for i in rows])
+    y = np.exp(z) - 5.0  # negative values too: plain log is not a candidate
+    X = space.encode_many([cfgs[i] for i in rows])
+    default = create_optimizer("guided", space, ["size", "err"], seed=0)
+    assert default.warp_shifts == (0.3, 0.1, 0.03)
+    assert default._choose_warp(X, y) in default.warp_shifts
+    assert create_optimizer("guided", space, ["size", "err"], seed=0, warp_shifts=())._choose_warp(X, y) == "id"
+
+
 def test_bad_settings_are_named() -> None:
     space = _toy_space()
     with pytest.raises(ValueError, match="n_low"):
