@@ -55,7 +55,8 @@ def label_noise(label: str) -> list[str]:
                      f"all {spearmanr(val, test)[0]:.3f}")
         for q in (0.5, 0.1, 0.02):
             top = val <= np.quantile(val, q)
-            lines.append(f"  - best {q:.0%} by validation error ({int(top.sum())}): rho {spearmanr(val[top], test[top])[0]:.3f}")
+            rho = spearmanr(val[top], test[top])[0]
+            lines.append(f"  - best {q:.0%} by validation error ({int(top.sum())}): rho {rho:.3f}")
     else:
         import pickle
 
@@ -128,7 +129,8 @@ def warm_run(task: tuple[str, int, int, int]) -> dict[str, Any]:
     def observe(batch: list[Any], start: int) -> list[np.ndarray | None]:
         rows = row_indices(batch, choices)
         vals = [None if not np.isfinite(table[r]).all() else table[r].copy() for r in rows]
-        opt.tell([Observation(c, problem.space.key(c), 1.0, v, 0.0, start + i) for i, (c, v) in enumerate(zip(batch, vals))])
+        opt.tell([Observation(c, problem.space.key(c), 1.0, v, 0.0, start + i)
+                  for i, (c, v) in enumerate(zip(batch, vals))])
         return vals
 
     if free:
