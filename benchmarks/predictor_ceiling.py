@@ -114,21 +114,20 @@ def _warm_optimizer(space: Any, objectives: Any, seed: int) -> Any:
 def warm_run(task: tuple[str, int, int, int]) -> dict[str, Any]:
     """One guided run: ``free`` uncounted random results first, then ``budget`` counted ones."""
     from paretoforge.search.pareto import hypervolume
-    from paretoforge.search.problems._common import row_indices
     from paretoforge.search.trial import Observation
 
     label, free, seed, budget = task
     problem = _problem(label)
-    table = problem.table(problem.dataset)
-    choices = problem._choices()
+    evaluator = problem.evaluator()
+    names = [o.name for o in problem.objectives]
     opt = _warm_optimizer(problem.space, problem.objectives, seed)
     rng = np.random.default_rng([seed, free])
-    valid = np.flatnonzero(np.isfinite(table).all(1))
+    valid = np.flatnonzero(np.isfinite(problem.table(problem.dataset)).all(1))  # enumeration order = table rows
     cfgs = list(problem.space.enumerate())
 
     def observe(batch: list[Any], start: int) -> list[np.ndarray | None]:
-        rows = row_indices(batch, choices)
-        vals = [None if not np.isfinite(table[r]).all() else table[r].copy() for r in rows]
+        vals = [None if r.metrics is None else np.array([r.metrics[n] for n in names])
+                for r in evaluator.evaluate(batch)]
         opt.tell([Observation(c, problem.space.key(c), 1.0, v, 0.0, start + i)
                   for i, (c, v) in enumerate(zip(batch, vals))])
         return vals

@@ -271,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         payload["load_after_timing"] = _load()
         print(f"load average after timing: {payload['load_after_timing']}", flush=True)
     if not args.timing_only:
-        print(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, budgets {budgets} (every configuration sent counts), "
-              f"{args.processes} processes", flush=True)
+        print(f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, budgets {budgets} "
+              f"(every configuration sent counts), {args.processes} processes", flush=True)
         guided = json.loads(args.guided_settings) if args.guided_settings else {}
         if guided:
             print(f"guided settings overridden: {guided}", flush=True)

@@ -84,18 +84,18 @@ class TableEvaluator(Evaluator):
         self.choices = {n: list(c) for n, c in choices.items()}
         self.missing = missing
 
-    def _index(self, cfg: Mapping[str, Any]) -> int:
-        return int(row_indices([cfg], self.choices)[0])
-
     def evaluate(self, configs: Sequence[Config], fidelity: float = 1.0) -> list[EvalResult]:
         T = self.table(self.dataset)
-        idx = np.zeros(len(configs), dtype=np.int64)
         errors: dict[int, str] = {}
-        for i, cfg in enumerate(configs):
-            try:
-                idx[i] = self._index(cfg)
-            except (KeyError, TypeError):
-                errors[i] = self._why(cfg)
+        try:  # the whole batch at once; one by one only to name the bad configurations
+            idx = row_indices(configs, self.choices)
+        except (KeyError, TypeError):
+            idx = np.zeros(len(configs), dtype=np.int64)
+            for i, cfg in enumerate(configs):
+                try:
+                    idx[i] = row_indices([cfg], self.choices)[0]
+                except (KeyError, TypeError):
+                    errors[i] = self._why(cfg)
         F = T[idx]
         for i in np.flatnonzero(np.isnan(F).any(axis=1)):
             if int(i) not in errors:
