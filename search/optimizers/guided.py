@@ -117,7 +117,8 @@ class PredictorGuided(Optimizer):
                  warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "mc", duplicate_aversion: float = 4.0,
                  initial_design: str = "random",
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
-                 feature_objectives: Sequence[str] | None = None, **kwargs) -> None:
+                 feature_objectives: Sequence[str] | None = None, equivalents: int = 1,
+                 equivalent_rows: int = 300, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -134,6 +135,10 @@ class PredictorGuided(Optimizer):
         self.predictor_name = predictor
         self.predictor_settings = dict(predictor_settings or {})
         self.n_initial = int(n_initial)
+        if equivalents < 1 or equivalent_rows < 1:
+            raise ValueError("guided: 'equivalents' and 'equivalent_rows' must be >= 1")
+        self.equivalents = int(equivalents)
+        self.equivalent_rows = int(equivalent_rows)
         self.enumerate_limit = int(enumerate_limit)
         self.pool_size = int(pool_size)
         self.score_budget = float(score_budget)
@@ -375,6 +380,9 @@ class PredictorGuided(Optimizer):
             self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
         X = self._encode(X0)
         Xp = self._plain(X)
+        Xm, Y = self._with_equivalents(obs, X0, Y)
+        Xm = X if Xm is X0 else self._encode(Xm)
+        Xmp = self._plain(Xm)
         old_models, old_logs, old_featured = self._models, self._logs, self._fmodels
         self._models, self._logs, self._shifts, self._fmodels = [], [], [], {}
         for j in range(self.n_objectives):
@@ -383,7 +391,7 @@ class PredictorGuided(Optimizer):
             if self.log_transform == "auto" and len(y) >= 3:
                 n_at, warp = self._log_choice.get(j, (0, "id"))
                 if len(y) >= 1.15 * n_at:
-                    warp = self._choose_warp(Xp, y)
+                    warp = self._choose_warp(Xmp, y)
                     self._log_choice[j] = (len(y), warp)
             z, shift = _warp(warp, y)
             if j < len(old_models) and old_logs[j] == warp:
@@ -395,14 +403,14 @@ class PredictorGuided(Optimizer):
                 XL = self._x([o.config for o in low])
                 YL = np.stack([o.values for o in low])
                 model.pretrain([(XL, YL[:, i]) for i in range(self.n_objectives)])  # type: ignore[attr-defined]
-            model.fit(Xp, z)
+            model.fit(Xmp, z)
             self._models.append(model)
             if j in self._featured:  # a second model that also sees the features
                 fmodel = old_featured.get(j) if j < len(old_logs) and old_logs[j] == warp else None
                 if fmodel is None:
                     fmodel = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
                     fmodel.bind(self.space)
-                self._fmodels[j] = fmodel.fit(X, z)
+                self._fmodels[j] = fmodel.fit(Xm, z)
             self._logs.append(warp)
             self._shifts.append(shift)
         self._dup_model = None
@@ -415,6 +423,32 @@ class PredictorGuided(Optimizer):
             cfgs = [o.config for o in obs] + [self._failed_cfg[k] for k in failed]
             yf = np.r_[np.zeros(len(obs)), np.ones(len(failed))]
             self._fail_model = self._indicator_gp(self._encode(self._x(cfgs)), yf)
+
+    def _with_equivalents(self, obs: Sequence[Observation], X0: np.ndarray,
+                          Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Training rows and targets of the objective models: each result once, or (with
+        ``equivalents`` > 1 on an enumerated space) also as up to ``equivalents - 1`` other
+        configurations of its key (e.g. isomorphic architectures, which are one point and have
+        one result), so that the models learn the invariance. Fewer per result as the results
+        grow, to keep the rows under ``equivalent_rows``; one each from ``equivalent_rows / 2``
+        results on (the plain rows, at the plain cost)."""
+        per = min(self.equivalents, self.equivalent_rows // max(len(obs), 1))
+        if per < 2 or self._all is None:
+            return X0, Y
+        rows, idx = [], []  # each result's row, then its equivalents: rows only grow by appending
+        for i, o in enumerate(obs):
+            rows.append(X0[i:i + 1])
+            idx.append(i)
+            members = self._all_index.get(o.key)
+            if members is None or len(members) < 2:
+                continue
+            others = members[~np.all(self._all_X[members] == X0[i], axis=1)]
+            if len(others) >= per:  # evenly spread over the key's configurations, deterministic
+                others = others[np.linspace(0, len(others) - 1, per - 1).astype(np.int64)]
+            rows.append(self._all_X[others])
+            idx.extend([i] * len(others))
+        order = np.asarray(idx, dtype=np.int64)
+        return np.vstack(rows), Y[order]
 
     def _indicator_gp(self, X: np.ndarray, y: np.ndarray) -> Predictor:
         """A GP on a 0/1 indicator (failed; repeated an earlier result): its mean estimates the
