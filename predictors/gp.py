@@ -43,10 +43,8 @@ class GaussianProcess(Predictor):
                  length_scales: Sequence[float] = (0.05, 0.1, 0.2, 0.4, 0.8),
                  noises: Sequence[float] = (1e-4, 1e-2, 0.1), max_select: int = 300,
                  reselect_growth: float = 1.15, ard: bool = False, ard_prior: float = 1.5,
-                 groups: Sequence[tuple[int, int]] | None = None, pool_cache: int = 20_000_000,
-                 observation_noise: bool = False) -> None:
+                 groups: Sequence[tuple[int, int]] | None = None, pool_cache: int = 20_000_000) -> None:
         super().__init__(seed)
-        self.observation_noise = bool(observation_noise)
         if not weights or not length_scales or not noises:
             raise ValueError("gp: 'weights', 'length_scales' and 'noises' must each list at least one value")
         if any(not 0.0 <= w <= 1.0 for w in weights):
@@ -255,13 +253,8 @@ class GaussianProcess(Predictor):
         Ks = self._kernel(X, self._X, w, ls)
         mean = Ks @ self._alpha
         V = solve_triangular(self._L, Ks.T, lower=True, check_finite=False)
-        var = self._s2 * (np.maximum(self._kdiag(X, w) - (V * V).sum(0), 1e-12) + self._obs_noise())
+        var = self._s2 * np.maximum(self._kdiag(X, w) - (V * V).sum(0), 1e-12)
         return self._mu + self._sd * mean, self._sd * np.sqrt(var)
-
-    def _obs_noise(self) -> float:
-        """The noise variance added to the predictive variance (``observation_noise``): the
-        spread of a new *result*, not of the latent function."""
-        return self.hypers[2] if self.observation_noise else 0.0  # type: ignore[index]
 
     def _capacity(self, n: int, N: int) -> int:
         return max(n, min(n + n // 4 + 16, self.pool_cache // max(N, 1)))
@@ -308,7 +301,7 @@ class GaussianProcess(Predictor):
             mean += self._beta[m:] @ Vn
         else:
             mean = (self._beta.astype(np.float32) @ st["V"][:n]).astype(float)
-        var = self._s2 * (np.maximum(st["kdiag"] - st["ss"], 1e-12) + self._obs_noise())
+        var = self._s2 * np.maximum(st["kdiag"] - st["ss"], 1e-12)
         return self._mu + self._sd * mean, self._sd * np.sqrt(var)
 
     def describe(self) -> dict[str, Any]:

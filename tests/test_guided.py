@@ -285,3 +285,39 @@ def test_configurations_of_one_point_are_proposed_once() -> None:
     study.optimize(n_evaluations=30)
     keys = [space.key(t.config) for t in study.trials]
     assert len(keys) == len(set(keys)) == 30  # 36 distinct points exist; none proposed twice
+
+
+def test_equivalents_teach_the_models_that_one_key_is_one_point() -> None:
+    """With ``equivalents=2`` a result also trains the models on the other configuration of its
+    key, so the swapped pair of an observed one is predicted at the observed value; without it the
+    model must guess. The rows stay under ``equivalent_rows``."""
+    from paretoforge.search.trial import Observation
+
+    vals = list(range(8))
+    space = _PairSpace([Categorical("x", vals), Categorical("y", vals)], name="pairs")
+
+    def f(c: dict) -> np.ndarray:
+        x, y = c["x"], c["y"]
+        return np.array([abs(x - y) + 0.3 * x * y + (1.5 if 3 in (x, y) else 0.0), float(x + y)])
+
+    rng = np.random.default_rng(0)
+    pairs = [(x, y) for x in vals for y in vals if x < y]
+    told = [{"x": x, "y": y} for x, y in (pairs[i] for i in rng.choice(len(pairs), 14, replace=False))]
+    swapped = space.encode_many([{"x": c["y"], "y": c["x"]} for c in told])
+    truth = np.array([f(c)[0] for c in told])
+    errors = {}
+    for eq in (1, 2):
+        opt = create_optimizer("guided", space, ["f1", "f2"], seed=0, equivalents=eq, log_transform=False)
+        opt.tell([Observation(c, space.key(c), 1.0, f(c)) for c in told])
+        opt._fit()
+        X0 = opt._encoded(list(opt._high.values()))
+        rows, _ = opt._with_equivalents(list(opt._high.values()), X0, np.stack([f(c) for c in told]))
+        assert len(rows) == len(told) * eq
+        errors[eq] = float(np.abs(opt._models[0].predict(swapped)[0] - truth).mean())
+    assert errors[2] < 0.1 * np.ptp(truth) and errors[2] < 0.5 * errors[1]
+    capped = create_optimizer("guided", space, ["f1", "f2"], seed=0, equivalents=2, equivalent_rows=20)
+    capped.tell([Observation(c, space.key(c), 1.0, f(c)) for c in told])
+    X0 = capped._encoded(list(capped._high.values()))
+    assert len(capped._with_equivalents(list(capped._high.values()), X0, np.zeros((14, 2)))[0]) == 14
+    with pytest.raises(ValueError, match="equivalents"):
+        create_optimizer("guided", space, ["f1", "f2"], equivalents=0)

@@ -8,7 +8,10 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
 2. *Fit*: one predictor per objective on the full-fidelity results (failed ones are left out
    and never proposed again); each objective is modelled under the output warping its
    predictor's marginal likelihood prefers: identity, log (positive objectives) or a shifted log
-   that spreads out the best values, where the front is. Low-fidelity results enter as an extra input
+   that spreads out the best values, where the front is. On an enumerated space whose key joins
+   several configurations (isomorphic architectures: one point, one result), a result also
+   trains the models as a few of its key's other configurations (``equivalents``), so that they
+   learn the invariance instead of guessing it. Low-fidelity results enter as an extra input
    column (a GP's posterior mean of the low-fidelity value), or as DELE experts. With
    ``features`` (signals known without evaluating, e.g. zero-cost proxies such as synflow),
    the objectives of ``feature_objectives`` get a second predictor that also sees them.
@@ -103,7 +106,11 @@ class PredictorGuided(Optimizer):
     :data:`~paretoforge.search.plugins.FEATURES` or a callable of a list of configurations
     returning an ``(n, k)`` array): signals known without evaluation, e.g. zero-cost proxies;
     the objectives named in ``feature_objectives`` (default: all) get a second predictor whose
-    inputs also hold them, and a candidate scores the larger of its two EHVIs."""
+    inputs also hold them, and a candidate scores the larger of its two EHVIs; ``equivalents``
+    (default 6; 1 turns it off) and ``equivalent_rows`` (default 300): on an enumerated space
+    whose key joins several configurations into one point (isomorphic architectures), each
+    result also trains the models as up to ``equivalents - 1`` other configurations of its key,
+    while the training rows stay under ``equivalent_rows``."""
 
     name = "guided"
 
@@ -117,7 +124,7 @@ class PredictorGuided(Optimizer):
                  warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "mc", duplicate_aversion: float = 4.0,
                  initial_design: str = "random",
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
-                 feature_objectives: Sequence[str] | None = None, equivalents: int = 1,
+                 feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
@@ -447,6 +454,8 @@ class PredictorGuided(Optimizer):
                 others = others[np.linspace(0, len(others) - 1, per - 1).astype(np.int64)]
             rows.append(self._all_X[others])
             idx.extend([i] * len(others))
+        if len(idx) == len(obs):  # no result has another configuration of its key
+            return X0, Y
         order = np.asarray(idx, dtype=np.int64)
         return np.vstack(rows), Y[order]
 
