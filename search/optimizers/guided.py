@@ -232,6 +232,7 @@ class PredictorGuided(Optimizer):
         self._outcomes: set[tuple[float, ...]] = set()  # every successful full-fidelity result
         self._duplicates: set[str] = set()  # keys whose result repeated an earlier one exactly
         self._enc_cache: dict[str, np.ndarray] = {}
+        self._siblings: dict[tuple[str, int], np.ndarray] = {}  # (key, rows per result) -> rows of _all
         self._all_plain: np.ndarray | None = None
 
     # -- proposals ----------------------------------------------------------------------------
@@ -446,12 +447,17 @@ class PredictorGuided(Optimizer):
         for i, o in enumerate(obs):
             rows.append(X0[i:i + 1])
             idx.append(i)
-            members = self._all_index.get(o.key)
-            if members is None or len(members) < 2:
+            others = self._siblings.get((o.key, per))
+            if others is None:
+                members = self._all_index.get(o.key)
+                others = np.zeros(0, dtype=np.int64)
+                if members is not None and len(members) > 1:
+                    others = members[~np.all(self._all_X[members] == X0[i], axis=1)]
+                    if len(others) >= per:  # evenly spread over the key's configurations, deterministic
+                        others = others[np.linspace(0, len(others) - 1, per - 1).astype(np.int64)]
+                self._siblings[(o.key, per)] = others
+            if not len(others):
                 continue
-            others = members[~np.all(self._all_X[members] == X0[i], axis=1)]
-            if len(others) >= per:  # evenly spread over the key's configurations, deterministic
-                others = others[np.linspace(0, len(others) - 1, per - 1).astype(np.int64)]
             rows.append(self._all_X[others])
             idx.extend([i] * len(others))
         if len(idx) == len(obs):  # no result has another configuration of its key
