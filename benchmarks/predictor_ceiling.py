@@ -1,7 +1,7 @@
 """How much of the front a table lets a model-guided search find in 50 evaluations: the ceiling
 behind the quality targets of issue 5 that are still missed.
 
-Two measurements per problem (NAS-Bench-201 cifar10, NAS-Bench-Graph cora):
+Three measurements per problem (NAS-Bench-201 cifar10, NAS-Bench-Graph cora):
 
 1. *Label noise at the top*: how reproducible the validation ranking of the best architectures
    is. NAS-Bench-Graph: Spearman's rho between validation and test error among the best ``q``
@@ -16,7 +16,7 @@ Two measurements per problem (NAS-Bench-201 cifar10, NAS-Bench-Graph cora):
    matter of drawing lucky architectures, not of a better model.
 3. *Structure oracle* (``--sections oracle``): a ridge regression of the validation error on the
    one-hot encoding and all its pairwise products, fitted on **every** architecture of the table
-   (the most a model of the architecture's structure can know), given to the guided optimizer as
+   (far more of the structure than a model of 100 results can learn), given to the guided optimizer as
    a feature of the error model (``features``, as a zero-cost proxy would be); the same seeds run
    with and without it (``predictor_quality.run_one``, every configuration sent counts). If even
    this proxy does not raise the hypervolume, what is missing is not predictable from structure.
@@ -153,6 +153,15 @@ def warm_run(task: tuple[str, int, int, int]) -> dict[str, Any]:
     return {"problem": label, "free": free, "seed": seed, "hv": float(hv), "seconds": time.perf_counter() - t0}
 
 
+def _run_all(fn: Any, tasks: list[Any], processes: int) -> list[Any]:
+    """``fn`` on every task, in ``processes`` forked workers (in this process when 1)."""
+    if processes > 1:
+        with mp.get_context("fork").Pool(processes, initializer=_worker_init) as pool:
+            return pool.map(fn, tasks, chunksize=1)
+    _worker_init()
+    return [fn(t) for t in tasks]
+
+
 _ORACLE: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
 
 
@@ -219,12 +228,7 @@ def oracle_section(args: argparse.Namespace) -> None:
             for s in range(args.first_seed, args.first_seed + args.seeds):
                 tasks.append((label, "guided", s, budgets, oracle if arm != "guided" else {}, arm))
     t0 = time.perf_counter()
-    if args.processes > 1:
-        with mp.get_context("fork").Pool(args.processes, initializer=_worker_init) as pool:
-            runs = pool.map(_oracle_task, tasks, chunksize=1)
-    else:
-        _worker_init()
-        runs = [_oracle_task(t) for t in tasks]
+    runs = _run_all(_oracle_task, tasks, args.processes)
     print(f"\n| problem | arm | @50 | @100 | share @100 >= {args.target:g} |")
     print("|---|---|---:|---:|---:|")
     for label in args.problems:
@@ -274,12 +278,7 @@ def warm_section(args: argparse.Namespace) -> None:
           f"random results (guided defaults; mean ± sd over seeds 0..{args.seeds - 1})\n")
     tasks = [(p, f, s, args.budget) for p in args.problems for f in args.free for s in range(args.seeds)]
     t0 = time.perf_counter()
-    if args.processes > 1:
-        with mp.get_context("fork").Pool(args.processes, initializer=_worker_init) as pool:
-            runs = pool.map(warm_run, tasks, chunksize=1)
-    else:
-        _worker_init()
-        runs = [warm_run(t) for t in tasks]
+    runs = _run_all(warm_run, tasks, args.processes)
     print(f"| problem | uncounted results | hypervolume | share of runs >= {args.target:g} | s/run |")
     print("|---|---:|---:|---:|---:|")
     for p in args.problems:
