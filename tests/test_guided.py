@@ -29,7 +29,7 @@ def test_hv_improvement_is_exact() -> None:
     P = np.array([[1.5, 1.5], [0.5, 0.5], [2.5, 2.5], [5.0, 0.0]])
     expect = [hypervolume(np.vstack([front, p]), ref) - hypervolume(front, ref) for p in P]
     np.testing.assert_allclose(hv_improvement(P, front, ref), expect)
-    # three objectives go through moocore
+    # three objectives: the box decomposition of the dominated region
     f3 = np.array([[1.0, 2.0, 2.0], [2.0, 1.0, 2.0]])
     p3 = np.array([[1.5, 1.5, 1.0]])
     r3 = np.array([3.0, 3.0, 3.0])
@@ -38,6 +38,27 @@ def test_hv_improvement_is_exact() -> None:
     # zero spread: the expectation is the improvement of the mean
     rng = np.random.default_rng(0)
     np.testing.assert_allclose(expected_hv_improvement(P, np.zeros_like(P), front, ref, rng), expect)
+
+
+def test_three_objective_improvement_equals_moocore() -> None:
+    """The vectorised 3-objective improvement (boxes of the dominated region) equals adding
+    each point to the front in moocore's exact hypervolume: random fronts, ties, dominated
+    points, points beyond the reference point; at most 2 n + 1 boxes."""
+    from paretoforge.search.optimizers.acquisition import _dominated_boxes_3d
+
+    rng = np.random.default_rng(0)
+    ref = np.array([1.1, 1.0, 1.2])
+    for n in (0, 1, 7, 40):
+        front = rng.random((n, 3))
+        if n == 40:
+            front = np.round(front, 1)  # ties in every objective
+        P = np.vstack([rng.random((300, 3)) * 1.3 - 0.1, front[:5]])
+        base = hypervolume(front, ref) if n else 0.0
+        expect = [hypervolume(np.vstack([front, p]), ref) - base if np.all(p < ref) else 0.0 for p in P]
+        np.testing.assert_allclose(hv_improvement(P, front, ref), expect, atol=1e-12)
+        lower, upper = _dominated_boxes_3d(front, ref)
+        assert len(lower) <= 2 * n + 1
+        np.testing.assert_allclose(np.prod(upper - lower, axis=1).sum(), base, atol=1e-12)
 
 
 def test_exact_2d_ehvi_matches_monte_carlo() -> None:
@@ -224,6 +245,29 @@ def test_default_warpings_include_a_shifted_log() -> None:
     assert default.warp_shifts == (0.3, 0.1, 0.03)
     assert default._choose_warp(X, y) in default.warp_shifts
     assert create_optimizer("guided", space, ["size", "err"], seed=0, warp_shifts=())._choose_warp(X, y) == "id"
+
+
+def test_a_result_at_zero_after_a_log_warping_is_chosen_again() -> None:
+    """A log warping chosen while every result was positive is chosen again, not applied to a
+    new result at zero (log 0 is not a finite target)."""
+    from paretoforge.search.trial import Observation
+
+    space = _toy_space()
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=4, warp_shifts=())
+    cfgs = list(space.enumerate())
+    rng = np.random.default_rng(0)
+    rows = rng.choice(len(cfgs), 40, replace=False)
+
+    def values(c: dict) -> np.ndarray:  # err spans three orders of magnitude: log is the better warping
+        return np.array([float(sum(c["bits"])), float(np.exp(-0.6 * sum(c["bits"])))])
+
+    opt.tell([Observation(cfgs[i], space.key(cfgs[i]), 1.0, values(cfgs[i])) for i in rows[:39]])
+    assert len(opt.ask(1)) == 1
+    assert opt.state()["log_space"][1] == "log"
+    last = cfgs[rows[39]]
+    opt.tell([Observation(last, space.key(last), 1.0, np.array([float(sum(last["bits"])), 0.0]))])
+    assert len(opt.ask(1)) == 1
+    assert opt.state()["log_space"][1] == "id"
 
 
 def test_bad_settings_are_named() -> None:

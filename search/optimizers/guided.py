@@ -398,7 +398,9 @@ class PredictorGuided(Optimizer):
             warp: str | float = "log" if self.log_transform is True and bool(np.all(y > 0)) else "id"
             if self.log_transform == "auto" and len(y) >= 3:
                 n_at, warp = self._log_choice.get(j, (0, "id"))
-                if len(y) >= 1.15 * n_at:
+                # chosen again once the data grew by 15%, or when a log no longer applies (a new
+                # result at or below zero)
+                if len(y) >= 1.15 * n_at or (warp == "log" and not bool(np.all(y > 0))):
                     warp = self._choose_warp(Xmp, y)
                     self._log_choice[j] = (len(y), warp)
             z, shift = _warp(warp, y)
