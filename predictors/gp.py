@@ -18,7 +18,10 @@ are scaled by ``sqrt(r_g)`` in both kernel terms, so a position that matters lit
 or latency) stops counting in the Hamming distance and the additive sum. The relevances maximise
 the marginal likelihood (analytic gradient, L-BFGS-B, a log-normal prior of scale ``ard_prior``)
 at each hyperparameter search, after the grid search; the grid is then searched again on the
-scaled inputs.
+scaled inputs. With ``ard="auto"`` the relevances are kept only where they earn their parameters:
+when they raise the log marginal likelihood by more than ``0.5 G log n`` (the Bayesian information
+criterion's penalty for ``G`` groups and ``n`` rows, times ``ard_penalty``) over the best
+isotropic kernel of the grid; otherwise the isotropic kernel stays (``relevance`` None).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class GaussianProcess(Predictor):
     def __init__(self, seed: int = 0, weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.95),
                  length_scales: Sequence[float] = (0.05, 0.1, 0.2, 0.4, 0.8),
                  noises: Sequence[float] = (1e-4, 1e-2, 0.1), max_select: int = 300,
-                 reselect_growth: float = 1.15, ard: bool = False, ard_prior: float = 1.5,
+                 reselect_growth: float = 1.15, ard: bool | str = False, ard_prior: float = 1.5, ard_penalty: float = 1.0,
                  groups: Sequence[tuple[int, int]] | None = None, pool_cache: int = 20_000_000) -> None:
         super().__init__(seed)
         if not weights or not length_scales or not noises:
@@ -56,8 +59,13 @@ class GaussianProcess(Predictor):
         self.reselect_growth = float(reselect_growth)
         if ard_prior <= 0:
             raise ValueError("gp: 'ard_prior' must be positive")
-        self.ard = bool(ard)
+        if ard not in (True, False, "auto"):
+            raise ValueError(f"gp: 'ard' must be true, false or 'auto', got {ard!r}")
+        self.ard: bool | str = ard if ard == "auto" else bool(ard)
         self.ard_prior = float(ard_prior)
+        if ard_penalty < 0:
+            raise ValueError("gp: 'ard_penalty' must be >= 0")
+        self.ard_penalty = float(ard_penalty)
         self.groups: list[tuple[int, int]] | None = None if groups is None else [(int(a), int(b)) for a, b in groups]
         self.relevance: np.ndarray | None = None  # per group, with ``ard``
         self._scale: np.ndarray | None = None  # per column: sqrt(relevance of its group)
@@ -144,16 +152,23 @@ class GaussianProcess(Predictor):
         best = int(np.argmax(scores))
         self.hypers = self.grid[best]
         self.log_marginal_likelihood = float(scores[best])
+        self.relevance = None
         if self.ard and X.shape[1] > 1:
             groups = self._column_groups(X.shape[1])
-            self.relevance = self._fit_relevance(X, y, groups, *self.hypers)
+            if self.ard == "auto" and len(groups) < 2:
+                return
+            iso_lml = self.log_marginal_likelihood
+            relevance = self._fit_relevance(X, y, groups, *self.hypers)
             scale = np.ones(X.shape[1])
-            for (a, b), r in zip(groups, self.relevance):
+            for (a, b), r in zip(groups, relevance):
                 scale[a:b] = np.sqrt(r)
-            self._scale = scale
             Xs = X * scale
             scores = [self._lml(Xs, y, *h) for h in self.grid]
             best = int(np.argmax(scores))
+            penalty = self.ard_penalty * 0.5 * len(groups) * np.log(len(y))
+            if self.ard == "auto" and scores[best] - iso_lml <= penalty:
+                return  # the relevances do not pay for their parameters: isotropic kernel
+            self.relevance, self._scale = relevance, scale
             self.hypers = self.grid[best]
             self.log_marginal_likelihood = float(scores[best])
 

@@ -159,3 +159,37 @@ def test_gp_ard_finds_the_irrelevant_variable() -> None:
     assert len(r) == 4  # one group per variable
     assert r[3] < 0.5 * min(r[:3])
     assert gp.score(X[80:], y[80:]) > 0.8
+
+
+def test_gp_ard_auto_keeps_relevances_only_where_they_pay() -> None:
+    """``ard="auto"``: a target of one of six continuous variables gets relevances (and a better
+    held-out fit than the isotropic kernel); a target to which all six contribute alike gets no
+    variable singled out (at most one common scale, finer than the grid's length scales); a
+    target of nothing but noise keeps the isotropic kernel."""
+    from paretoforge.spaces import Real
+
+    space = Space([Real(f"x{i}", 0.0, 1.0) for i in range(6)])
+    rng = np.random.default_rng(3)
+    X = space.encode_many([space.sample(rng) for _ in range(140)])
+    one = np.sin(6.0 * X[:, 0])
+    alike = X.sum(1)
+    models = {}
+    for label, y in (("one", one), ("alike", alike)):
+        for ard in (False, "auto"):
+            gp = GaussianProcess(seed=0, ard=ard)
+            gp.bind(space)
+            models[label, ard] = gp.fit(X[:60], y[:60])
+    assert models["one", "auto"].relevance is not None
+    r = models["one", "auto"].relevance
+    assert r[0] > 10 * r[1:].max()
+    assert models["one", "auto"].score(X[60:], one[60:]) > models["one", False].score(X[60:], one[60:])
+    r = models["alike", "auto"].relevance
+    assert r is None or r.max() < 1.5 * r.min()
+    y = rng.standard_normal(60)
+    noise = GaussianProcess(seed=0, ard="auto")
+    noise.bind(space)
+    noise.fit(X[:60], y)
+    assert noise.relevance is None
+    np.testing.assert_allclose(noise.predict(X[60:])[0], GaussianProcess(seed=0).fit(X[:60], y).predict(X[60:])[0])
+    with pytest.raises(ValueError, match="'ard' must be"):
+        GaussianProcess(ard="sometimes")

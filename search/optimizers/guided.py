@@ -95,7 +95,9 @@ def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) 
 
 class PredictorGuided(Optimizer):
     """Predictor-guided search. Settings: ``predictor`` (registered name, default ``"gp"``) and
-    ``predictor_settings``; ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
+    ``predictor_settings`` (for the GP on a space with a continuous variable, ``ard`` defaults to
+    ``"auto"``: per-variable relevances where they raise the evidence by more than the BIC
+    penalty); ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
     False) and ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that
@@ -141,6 +143,9 @@ class PredictorGuided(Optimizer):
             raise TypeError(f"guided: 'predictor' must be a registered name or a Predictor, got {predictor!r}")
         self.predictor_name = predictor
         self.predictor_settings = dict(predictor_settings or {})
+        if predictor == "gp" and any(p.kind == "float" for p in self.space.flat_params()):
+            # continuous variables: per-variable relevances where the evidence supports them
+            self.predictor_settings.setdefault("ard", "auto")
         self.n_initial = int(n_initial)
         if equivalents < 1 or equivalent_rows < 1:
             raise ValueError("guided: 'equivalents' and 'equivalent_rows' must be >= 1")
@@ -657,7 +662,7 @@ class PredictorGuided(Optimizer):
             screen = np.full(len(cand), -np.inf)
             for _, m_s, s_s in sets:  # a candidate passes if it looks promising to any model set
                 opt = self._inverse(m_s - 2.0 * s_s)
-                if len(ref) == 2:
+                if len(ref) <= 3:  # exact and vectorised up to three objectives
                     screen = np.maximum(screen, hv_improvement(opt, front, ref))
                 else:
                     screen = np.maximum(screen, -np.min((opt - front.min(0)) / np.maximum(
