@@ -112,7 +112,9 @@ class PredictorGuided(Optimizer):
     (default 6; 1 turns it off) and ``equivalent_rows`` (default 300): on an enumerated space
     whose key joins several configurations into one point (isomorphic architectures), each
     result also trains the models as up to ``equivalents - 1`` other configurations of its key,
-    while the training rows stay under ``equivalent_rows``."""
+    while the training rows stay under ``equivalent_rows``; ``refine`` (default 1; 0 turns it off),
+    ``refine_top`` and ``refine_children``: on a space too large to enumerate, generations of
+    local search on the predictor around the pool's best candidates (:meth:`_refined`)."""
 
     name = "guided"
 
@@ -127,7 +129,8 @@ class PredictorGuided(Optimizer):
                  initial_design: str = "random",
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
-                 equivalent_rows: int = 300, **kwargs) -> None:
+                 equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -161,6 +164,9 @@ class PredictorGuided(Optimizer):
         self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
+        if refine < 0 or refine_top < 1 or refine_children < 1:
+            raise ValueError("guided: 'refine' must be >= 0, 'refine_top' and 'refine_children' >= 1")
+        self.refine, self.refine_top, self.refine_children = int(refine), int(refine_top), int(refine_children)
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
@@ -654,6 +660,8 @@ class PredictorGuided(Optimizer):
             pm = self._mixture_mean(self._predict_sets(self._x(pend)))
             front = np.vstack([front, self._inverse(pm)])
         mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
+        if self._all is None and self.refine:
+            configs, X, sets = self._refined(configs, X, sets, front, ref)
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
         mean = self._mixture_mean(sets)
         std = sets[0][2]
@@ -704,6 +712,58 @@ class PredictorGuided(Optimizer):
             front = np.vstack([front, self._inverse(mean[c])])
             out.append(self._take(cfg))
         return out
+
+    def _refined(self, configs: list[Config], X: np.ndarray, sets: list[tuple[float, np.ndarray, np.ndarray]],
+                 front: np.ndarray, ref: np.ndarray) -> tuple[list[Config], np.ndarray, list[tuple[float, np.ndarray,
+                                                                                                  np.ndarray]]]:
+        """The evolved pool plus ``refine`` generations of local search on the predictor: the
+        ``refine_top`` candidates of highest EHVI each get ``refine_children`` children, moved in
+        the space's unit-cube view by normal steps (scale 0.05, then a quarter of it per
+        generation) on about half of the variables; the best ``refine_top`` of parents and
+        children breed the next generation. All children join the candidates."""
+        def score(m_sets: list[tuple[float, np.ndarray, np.ndarray]]) -> np.ndarray:
+            best = np.zeros(len(m_sets[0][1]))
+            for _, m_s, s_s in m_sets:  # the same draws for every call (common random numbers)
+                draws = np.random.default_rng([self.seed, self.round, len(self._seen_high), 1])
+                best = np.maximum(best, expected_hv_improvement(m_s, s_s, front, ref, draws, self.n_samples,
+                                                                self._inverse))
+            return best
+
+        rng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 2])
+        scores = score(sets)
+        top = list(np.argsort(-scores)[: self.refine_top])
+        pop = [(float(scores[i]), self.space.to_unit(configs[i])) for i in top]
+        new_cfgs: list[Config] = []
+        new_sets: list[list[tuple[float, np.ndarray, np.ndarray]]] = []
+        keys = set()
+        for gen in range(self.refine):
+            step = 0.05 / 4 ** gen
+            kids, units = [], []
+            for _, u in pop:
+                for _ in range(self.refine_children):
+                    move = rng.random(len(u)) < 0.5
+                    if not move.any():
+                        move[int(rng.integers(len(u)))] = True
+                    v = np.clip(u + move * rng.normal(0.0, step, len(u)), 0.0, 1.0)
+                    c = self.space.from_unit(v, rng)
+                    key = self.space.key(c)
+                    if key not in self._seen_high and key not in keys:
+                        keys.add(key)
+                        kids.append(c)
+                        units.append(v)
+            if not kids:
+                break
+            kid_sets = self._predict_sets(self._x(kids))
+            kid_scores = score(kid_sets)
+            new_cfgs.extend(kids)
+            new_sets.append(kid_sets)
+            pop = sorted(pop + [(float(sc), v) for sc, v in zip(kid_scores, units)], key=lambda t: -t[0])
+            pop = pop[: self.refine_top]
+        if not new_cfgs:
+            return configs, X, sets
+        merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
+                  for i, (w, m, sd) in enumerate(sets)]
+        return list(configs) + new_cfgs, np.vstack([X, self._x(new_cfgs)]), merged
 
     # -- results ------------------------------------------------------------------------------
     def tell(self, observations: Sequence[Observation]) -> None:
