@@ -65,6 +65,10 @@ def _warp(warp: str | float, y: np.ndarray) -> tuple[np.ndarray, float | None]:
     return np.log(y - c), c
 
 
+#: ``(weight, means, stds)`` of each model set over a list of candidates
+_Sets = list[tuple[float, np.ndarray, np.ndarray]]
+
+
 class _Rows:
     """``base[idx[i]]`` without copying: the unseen part of an enumerated space's candidates
     (``rows[array]`` gives a numpy array of the selected rows)."""
@@ -713,15 +717,14 @@ class PredictorGuided(Optimizer):
             out.append(self._take(cfg))
         return out
 
-    def _refined(self, configs: list[Config], X: np.ndarray, sets: list[tuple[float, np.ndarray, np.ndarray]],
-                 front: np.ndarray, ref: np.ndarray) -> tuple[list[Config], np.ndarray, list[tuple[float, np.ndarray,
-                                                                                                  np.ndarray]]]:
+    def _refined(self, configs: list[Config], X: np.ndarray, sets: _Sets, front: np.ndarray,
+                 ref: np.ndarray) -> tuple[list[Config], np.ndarray, _Sets]:
         """The evolved pool plus ``refine`` generations of local search on the predictor: the
         ``refine_top`` candidates of highest EHVI each get ``refine_children`` children, moved in
         the space's unit-cube view by normal steps (scale 0.05, then a quarter of it per
         generation) on about half of the variables; the best ``refine_top`` of parents and
         children breed the next generation. All children join the candidates."""
-        def score(m_sets: list[tuple[float, np.ndarray, np.ndarray]]) -> np.ndarray:
+        def score(m_sets: _Sets) -> np.ndarray:
             best = np.zeros(len(m_sets[0][1]))
             for _, m_s, s_s in m_sets:  # the same draws for every call (common random numbers)
                 draws = np.random.default_rng([self.seed, self.round, len(self._seen_high), 1])
@@ -734,8 +737,9 @@ class PredictorGuided(Optimizer):
         top = list(np.argsort(-scores)[: self.refine_top])
         pop = [(float(scores[i]), self.space.to_unit(configs[i])) for i in top]
         new_cfgs: list[Config] = []
-        new_sets: list[list[tuple[float, np.ndarray, np.ndarray]]] = []
-        keys = set()
+        new_X: list[np.ndarray] = []
+        new_sets: list[_Sets] = []
+        keys: set[str] = set()
         for gen in range(self.refine):
             step = 0.05 / 4 ** gen
             kids, units = [], []
@@ -753,9 +757,11 @@ class PredictorGuided(Optimizer):
                         units.append(v)
             if not kids:
                 break
-            kid_sets = self._predict_sets(self._x(kids))
+            kid_X = self._x(kids)
+            kid_sets = self._predict_sets(kid_X)
             kid_scores = score(kid_sets)
             new_cfgs.extend(kids)
+            new_X.append(kid_X)
             new_sets.append(kid_sets)
             pop = sorted(pop + [(float(sc), v) for sc, v in zip(kid_scores, units)], key=lambda t: -t[0])
             pop = pop[: self.refine_top]
@@ -763,7 +769,7 @@ class PredictorGuided(Optimizer):
             return configs, X, sets
         merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
                   for i, (w, m, sd) in enumerate(sets)]
-        return list(configs) + new_cfgs, np.vstack([X, self._x(new_cfgs)]), merged
+        return list(configs) + new_cfgs, np.vstack([X, *new_X]), merged
 
     # -- results ------------------------------------------------------------------------------
     def tell(self, observations: Sequence[Observation]) -> None:
