@@ -690,12 +690,7 @@ class PredictorGuided(Optimizer):
         for _ in range(k):
             ehvi = np.zeros(len(cand))
             for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
-                if self.ehvi == "exact" and len(ref) == 2:
-                    part = expected_hv_improvement_2d(m_s[cand], s_s[cand], front, ref, self._shifts)
-                else:
-                    part = expected_hv_improvement(m_s[cand], s_s[cand], front, ref, mc, self.n_samples,
-                                                   self._inverse)
-                ehvi = np.maximum(ehvi, p_ok * part)
+                ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
             # chosen in this batch, or the same point (key) as a chosen one
             blocked = np.array([bool(chosen) and (int(c) in chosen or self.space.key(configs[c]) in self._seen_high)
                                 for c in cand], dtype=bool)
@@ -717,6 +712,14 @@ class PredictorGuided(Optimizer):
             out.append(self._take(cfg))
         return out
 
+    def _ehvi(self, mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,
+              draws: np.random.Generator) -> np.ndarray:
+        """Expected hypervolume improvement of candidates under one model set's predictions:
+        the closed form (``ehvi: exact``, two objectives) or Monte Carlo with ``draws``."""
+        if self.ehvi == "exact" and len(ref) == 2:
+            return expected_hv_improvement_2d(mean, std, front, ref, self._shifts)
+        return expected_hv_improvement(mean, std, front, ref, draws, self.n_samples, self._inverse)
+
     def _refined(self, configs: list[Config], X: np.ndarray, sets: _Sets, front: np.ndarray,
                  ref: np.ndarray) -> tuple[list[Config], np.ndarray, _Sets]:
         """The evolved pool plus ``refine`` generations of local search on the predictor: the
@@ -728,8 +731,7 @@ class PredictorGuided(Optimizer):
             best = np.zeros(len(m_sets[0][1]))
             for _, m_s, s_s in m_sets:  # the same draws for every call (common random numbers)
                 draws = np.random.default_rng([self.seed, self.round, len(self._seen_high), 1])
-                best = np.maximum(best, expected_hv_improvement(m_s, s_s, front, ref, draws, self.n_samples,
-                                                                self._inverse))
+                best = np.maximum(best, self._ehvi(m_s, s_s, front, ref, draws))
             return best
 
         rng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 2])
