@@ -195,6 +195,22 @@ class Space:
         params = self.flat_params()
         return self.from_flat({p.name: p.from_unit(x) for p, x in zip(params, u)}, rng)
 
+    def encode_unit(self, U: np.ndarray) -> np.ndarray | None:
+        """``encode_many([from_unit(u) for u in U])`` for all rows of ``U`` at once (up to the
+        12 significant digits of canonical reals); None when a constraint may repair a point
+        or a variable has no vectorised form (:meth:`Variable.encode_unit`)."""
+        if self.constraints:
+            return None
+        U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
+        cols, j = [], 0
+        for v, ps in self._flat:
+            e = v.encode_unit(U[:, j:j + len(ps)])
+            if e is None:
+                return None
+            cols.append(np.asarray(e, dtype=float).reshape(len(U), v.width))
+            j += len(ps)
+        return np.hstack(cols)
+
     def to_unit(self, config: Config) -> np.ndarray:
         flat = self.to_flat(config)
         return np.array([p.to_unit(flat[p.name]) for p in self.flat_params()])

@@ -396,3 +396,44 @@ def test_local_refinement_finds_a_better_candidate_than_the_pool() -> None:
 
     assert refined != plain
     assert ehvi(refined) > ehvi(plain)
+
+
+def test_unit_cube_pool_is_distinct_unseen_and_encoded_like_its_configurations() -> None:
+    """On a space of scalars and categoricals too large to enumerate, the pool is built as one
+    unit-cube matrix: its encodings are those of the configurations it stands for, no two are
+    the same point, none was proposed or evaluated, and proposals are reproducible for a seed."""
+    from paretoforge.search.optimizers.guided import _UnitRows
+    from paretoforge.search.trial import Observation
+    from paretoforge.spaces import Integer, Real
+
+    space = Space([Real("x", 0.0, 1.0), Real("lr", 1e-3, 1.0, log=True), Integer("k", 1, 4),
+                   Categorical("act", ["a", "b", "c"])], name="scalars")
+
+    def f(c: dict) -> dict:
+        a = {"a": 0.0, "b": 0.3, "c": 0.6}[c["act"]]
+        return {"f1": c["x"], "f2": (1 - c["x"]) ** 2 + c["lr"] + 0.1 * c["k"] + a}
+
+    ev = FunctionEvaluator(f)
+
+    def run(seed: int) -> tuple[object, list[str]]:
+        opt = create_optimizer("guided", space, ["f1", "f2"], seed=seed, n_initial=6)
+        keys = []
+        for _ in range(10):
+            batch = opt.ask(2)
+            res = ev.evaluate(batch)
+            obs = [Observation(c, space.key(c), 1.0, np.array(list(r.metrics.values()))) for c, r in zip(batch, res)]
+            opt.tell(obs)
+            keys += [o.key for o in obs]
+        return opt, keys
+
+    opt, keys = run(5)
+    assert len(set(keys)) == len(keys) == 20
+    assert run(5)[1] == keys and run(6)[1] != keys
+    assert opt._unit_pool_ok
+    configs, X = opt._pool()
+    assert isinstance(configs, _UnitRows) and len(configs) > 500
+    picks = np.random.default_rng(0).choice(len(configs), 50, replace=False)
+    cfgs = [configs[i] for i in picks]
+    np.testing.assert_allclose(X[picks], space.encode_many(cfgs), atol=1e-9)
+    assert len({space.key(configs[i]) for i in range(len(configs))}) == len(configs)
+    assert not {space.key(configs[i]) for i in range(len(configs))} & set(keys)

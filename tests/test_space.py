@@ -279,6 +279,24 @@ def test_to_unit_from_unit_round_trip_mixed(rng: np.random.Generator) -> None:
         assert space.key(space.from_flat(space.to_flat(cfg))) == space.key(cfg)
 
 
+def test_encode_unit_equals_encoding_the_configurations(rng: np.random.Generator) -> None:
+    """The vectorised unit-cube encoding is the encoding of ``from_unit``'s configurations,
+    for scalars (log and linear, degenerate ranges), categoricals and ordinals, cube faces
+    included; spaces it cannot follow (constraints, composite variables) say so with None."""
+    space = Space([Real("a", -2.0, 3.0), Real("lr", 1e-4, 1e-1, log=True), Real("fixed", 2.0, 2.0),
+                   Integer("depth", 1, 6), Integer("width", 8, 512, log=True), Integer("one", 3, 3),
+                   Categorical("act", ["relu", "gelu", True, 3]), Ordinal("group", [32, 64, 128, 256])], name="scalars")
+    U = rng.random((3000, space.unit_dim))
+    U[:40] = 0.0
+    U[40:80] = 1.0
+    U[80:400] = np.round(U[80:400], 1)  # cell boundaries of the discrete variables
+    X = space.encode_unit(U)
+    assert X.shape == (len(U), space.width)
+    np.testing.assert_allclose(X, space.encode_many([space.from_unit(u) for u in U]), rtol=0, atol=1e-9)
+    assert mixed_space().encode_unit(U[:, :mixed_space().unit_dim]) is None
+    assert budget_space().encode_unit(np.full((2, budget_space().unit_dim), 0.5)) is None
+
+
 # -- enumeration ----------------------------------------------------------------------------
 def test_enumerate_yields_only_feasible_configs() -> None:
     space = budget_space()

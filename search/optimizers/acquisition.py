@@ -45,16 +45,26 @@ def _dominated_boxes_3d(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray,
     of their staircase that it reaches), extended from its third value up to ``ref``. A strip it
     reaches ends at a point it dominates, or is the last, so all the boxes number at most 2 n + 1."""
     F = front[np.all(front < ref, axis=1)] if len(front) else np.zeros((0, 3))
+    if len(F) > 1:  # points dominated in all three objectives add nothing
+        F = np.unique(F[non_dominated(F)], axis=0)
     F = F[np.argsort(F[:, 2], kind="stable")]
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
-    for k, f in enumerate(F):
-        lo, hi, h = _staircase(F[:k, :2], ref[:2])
+    sx, sy = np.zeros(0), np.zeros(0)  # staircase of the points so far: x increasing, y decreasing
+    for f in F:
+        lo = np.concatenate([[-np.inf], sx])
+        hi = np.minimum(np.concatenate([sx, [ref[0]]]), ref[0])
+        h = np.concatenate([[ref[1]], sy])
         x0 = np.maximum(lo, f[0])
         keep = (hi > x0) & (h > f[1])
         for a, b, c in zip(x0[keep], hi[keep], h[keep]):
             lows.append(np.array([a, f[1], f[2]]))
             highs.append(np.array([b, c, ref[2]]))
+        if keep.any():  # f is not weakly dominated in 2-D: it joins the staircase, which drops what it covers
+            stay = ~((sx >= f[0]) & (sy >= f[1]))
+            at = int(np.searchsorted(sx[stay], f[0]))
+            sx = np.insert(sx[stay], at, f[0])
+            sy = np.insert(sy[stay], at, f[1])
     if not lows:
         return np.zeros((0, 3)), np.zeros((0, 3))
     return np.stack(lows), np.stack(highs)

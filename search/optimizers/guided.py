@@ -18,7 +18,10 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
 3. *Score*: every unseen configuration when the space is small enough to enumerate
    (``enumerate_limit``; with the GP through its pool cache, O(N n) per round), otherwise a pool
    from random samples, mutations, crossovers and neighbours of the current front (an
-   evolutionary search on the predictor).
+   evolutionary search on the predictor), then ``refine`` generations of local search on the
+   predictor around its best candidates. On a space of scalars and categoricals without
+   constraints the pool is one unit-cube matrix, encoded at once (:meth:`Space.encode_unit`);
+   only the configurations sent are made.
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
    predicted mean before the next is chosen (kriging believer), so a batch is diverse.
@@ -83,6 +86,20 @@ class _Rows:
         if isinstance(i, np.ndarray):
             return self.base[self.idx[i]]
         return self.base[int(self.idx[i])]
+
+
+class _UnitRows:
+    """Configurations of the rows of a unit-cube matrix ``U``, made on access
+    (:meth:`Space.from_unit`): a vectorised pool materialises only the configurations it sends."""
+
+    def __init__(self, space: Any, U: np.ndarray) -> None:
+        self.space, self.U = space, U
+
+    def __len__(self) -> int:
+        return len(self.U)
+
+    def __getitem__(self, i: Any) -> Config:
+        return self.space.from_unit(self.U[int(i)])
 
 
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
@@ -249,6 +266,10 @@ class PredictorGuided(Optimizer):
         self._enc_cache: dict[str, np.ndarray] = {}
         self._siblings: dict[tuple[str, int], np.ndarray] = {}  # (key, rows per result) -> rows of _all
         self._all_plain: np.ndarray | None = None
+        # a space too large to enumerate whose encoding is a closed form of the unit cube (no
+        # constraints, scalar and categorical variables): the pool is built as one matrix
+        self._unit_pool_ok = (self._all is None and self.features is None
+                              and self.space.encode_unit(np.full((1, self.space.unit_dim), 0.5)) is not None)
 
     # -- proposals ----------------------------------------------------------------------------
     def _random_unseen(self, seen: set[str]) -> Config:
@@ -563,6 +584,8 @@ class PredictorGuided(Optimizer):
                 sub = self.rng.choice(len(idx), size, replace=False)
                 idx = np.union1d(idx[sub], np.fromiter(near, dtype=np.int64, count=len(near)))
             return [self._all[i] for i in idx], self._all_X[idx]  # type: ignore[index]
+        if self._unit_pool_ok:
+            return self._unit_pool()
         # evolutionary pool: neighbours, mutations and crossovers of the best, plus random samples
         parents = self._parents()
         cands: dict[str, Config] = {}
@@ -593,6 +616,60 @@ class PredictorGuided(Optimizer):
                 add(self.space.crossover(a, b, self.rng)[0])
         configs = list(cands.values())
         return configs, self._x(configs)
+
+    def _unit_pool(self) -> tuple[_UnitRows, np.ndarray]:
+        """:meth:`_pool`'s evolutionary pool built in the unit cube, all at once: one-step
+        neighbours of the 10 best results (up to 50 each), then, up to ``evolve_size`` (or the
+        pool cap) candidates in all, random points (1/4), Gaussian
+        mutations of about one coordinate (scale 0.1; a categorical one is redrawn) of the 20
+        best (7/20) and their uniform crossovers (2/5); points whose encoding repeats an earlier
+        one or a seen configuration's are dropped."""
+        space, rng = self.space, self.rng
+        params = space.flat_params()
+        d = len(params)
+        cat = np.array([p.kind == "cat" for p in params])
+        step = np.array([0.05 if p.kind == "float" else 1.0 / (len(p.choices) if p.kind == "cat" else
+                         max(p.high - p.low, 1)) for p in params])
+        P = np.stack([space.to_unit(c) for c in self._parents()]) if self._high else np.zeros((0, d))
+        blocks = []
+        for u in P[:10]:
+            nb = np.repeat(u[None], 2 * d, axis=0)
+            nb[np.arange(0, 2 * d, 2), np.arange(d)] -= step
+            nb[np.arange(1, 2 * d, 2), np.arange(d)] += step
+            blocks.append(nb[((nb >= 0) & (nb <= 1)).all(1)][:50])
+        size = max(0, min(self._pool_cap(), self.evolve_size) - sum(len(b) for b in blocks))
+        r = rng.random(size)
+        n_rand = int((r < 0.25).sum()) if len(P) else size
+        n_mut = int(((r >= 0.25) & (r < 0.6)).sum()) if len(P) else 0
+        n_cx = size - n_rand - n_mut
+        blocks.append(rng.random((n_rand, d)))
+        if n_mut:
+            A = P[rng.integers(len(P), size=n_mut)]
+            mask = rng.random((n_mut, d)) < 1.0 / d
+            none = np.flatnonzero(~mask.any(1))
+            mask[none, rng.integers(d, size=len(none))] = True
+            moved = np.where(cat, rng.random(A.shape), np.clip(A + rng.normal(0.0, 0.1, A.shape), 0.0, 1.0))
+            blocks.append(np.where(mask, moved, A))
+        if n_cx:
+            A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
+            blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
+        U = np.vstack(blocks)
+        keep = self._new_rows(space.encode_unit(U))
+        U = U[keep]
+        return _UnitRows(space, U), space.encode_unit(U)
+
+    def _new_rows(self, X: np.ndarray) -> np.ndarray:
+        """Indices of the rows of ``X`` (encodings) that neither repeat an earlier row nor a
+        configuration already proposed or evaluated, in order."""
+        seen = [*self._high.values()]
+        rows = self._encoded(seen) if seen else np.zeros((0, X.shape[1]))
+        other = [*self._pending.values(), *self._failed_cfg.values()]
+        if other:
+            rows = np.vstack([rows, self.space.encode_many(other)])
+        known = {r.tobytes() for r in np.round(rows, 9) + 0.0}  # + 0.0: no negative zeros
+        R = np.round(X, 9) + 0.0
+        _, first = np.unique(R, axis=0, return_index=True)
+        return np.array([i for i in np.sort(first) if R[i].tobytes() not in known], dtype=np.int64)
 
     def _pool_cap(self) -> int:
         """Candidates scored per round: as many as keep ``candidates * n^2`` (a GP's predictive
@@ -691,9 +768,13 @@ class PredictorGuided(Optimizer):
             ehvi = np.zeros(len(cand))
             for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
                 ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
-            # chosen in this batch, or the same point (key) as a chosen one
-            blocked = np.array([bool(chosen) and (int(c) in chosen or self.space.key(configs[c]) in self._seen_high)
-                                for c in cand], dtype=bool)
+            # chosen in this batch, or the same point (key) as a chosen one (a unit-cube pool's
+            # rows are distinct points, none of them seen: only the chosen ones are blocked)
+            if isinstance(configs, _UnitRows):
+                blocked = np.isin(cand, np.fromiter(chosen, dtype=np.int64, count=len(chosen)))
+            else:
+                blocked = np.array([bool(chosen) and (int(c) in chosen or self.space.key(configs[c]) in self._seen_high)
+                                    for c in cand], dtype=bool)
             ehvi[blocked] = -np.inf
             if not np.isfinite(ehvi).any():
                 out.append(self._take(self._random_unseen(self._seen_high)))
@@ -737,6 +818,8 @@ class PredictorGuided(Optimizer):
         rng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 2])
         scores = score(sets)
         top = list(np.argsort(-scores)[: self.refine_top])
+        if isinstance(configs, _UnitRows):
+            return self._refined_unit(configs, X, sets, scores, top, score, rng)
         pop = [(float(scores[i]), self.space.to_unit(configs[i])) for i in top]
         new_cfgs: list[Config] = []
         new_X: list[np.ndarray] = []
@@ -772,6 +855,37 @@ class PredictorGuided(Optimizer):
         merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
                   for i, (w, m, sd) in enumerate(sets)]
         return list(configs) + new_cfgs, np.vstack([X, *new_X]), merged
+
+    def _refined_unit(self, configs: _UnitRows, X: np.ndarray, sets: _Sets, scores: np.ndarray, top: list[int],
+                      score: Callable[[_Sets], np.ndarray],
+                      rng: np.random.Generator) -> tuple[_UnitRows, np.ndarray, _Sets]:
+        """:meth:`_refined` on a unit-cube pool: every generation's children as one matrix."""
+        pop_s, pop_u = scores[top], configs.U[top]
+        new_U, new_X, new_sets = [], [], []
+        for gen in range(self.refine):
+            step = 0.05 / 4 ** gen
+            V = np.repeat(pop_u, self.refine_children, axis=0)
+            move = rng.random(V.shape) < 0.5
+            none = np.flatnonzero(~move.any(1))
+            move[none, rng.integers(V.shape[1], size=len(none))] = True
+            V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
+            XV = self.space.encode_unit(V)
+            keep = self._new_rows(XV)
+            if not len(keep):
+                break
+            V, XV = V[keep], XV[keep]
+            kid_sets = self._predict_sets(XV)
+            kid_scores = score(kid_sets)
+            new_U.append(V)
+            new_X.append(XV)
+            new_sets.append(kid_sets)
+            order = np.argsort(-np.concatenate([pop_s, kid_scores]), kind="stable")[: self.refine_top]
+            pop_s, pop_u = np.concatenate([pop_s, kid_scores])[order], np.vstack([pop_u, V])[order]
+        if not new_U:
+            return configs, X, sets
+        merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
+                  for i, (w, m, sd) in enumerate(sets)]
+        return _UnitRows(self.space, np.vstack([configs.U, *new_U])), np.vstack([X, *new_X]), merged
 
     # -- results ------------------------------------------------------------------------------
     def tell(self, observations: Sequence[Observation]) -> None:

@@ -138,6 +138,13 @@ class Variable(ABC):
     def flat_params(self) -> list[FlatParam]:
         """The scalars of the flat view, names prefixed with this variable's name."""
 
+    def encode_unit(self, U: np.ndarray) -> np.ndarray | None:
+        """:meth:`encode` of the values that the rows of ``U`` (points of the unit cube of
+        :meth:`flat_params`, one column per flat parameter) stand for, i.e. of
+        ``from_flat([p.from_unit(u) for p, u in zip(flat_params, row)])``, for all rows at once;
+        None where this variable has no vectorised form (callers then go through values)."""
+        return None
+
     @abstractmethod
     def to_flat(self, value: Any) -> list[Any]:
         """The flat scalars of ``value`` (same order as :meth:`flat_params`)."""

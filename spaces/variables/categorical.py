@@ -73,6 +73,11 @@ class Categorical(Variable):
     def flat_params(self) -> list[FlatParam]:
         return [FlatParam(self.name, "cat", choices=self.choices)]
 
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        k = len(self.choices)
+        idx = np.minimum((np.clip(U[:, 0], 0.0, 1.0) * k).astype(np.int64), k - 1)
+        return np.eye(k)[idx]
+
     def to_flat(self, value: Any) -> list[Any]:
         return [self.validate(value)]
 
@@ -124,6 +129,11 @@ class Ordinal(Categorical):
 
     def flat_params(self) -> list[FlatParam]:
         return [FlatParam(self.name, "int", low=0, high=len(self.choices) - 1)]
+
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        top = len(self.choices) - 1
+        idx = np.clip(np.rint(np.clip(U[:, :1], 0.0, 1.0) * top), 0, top)
+        return idx / max(top, 1)
 
     def to_flat(self, value: Any) -> list[Any]:
         return [_index(self, self.choices, value)]

@@ -85,6 +85,19 @@ class _Scalar(Variable):
         lo, hi = self._t_bounds
         return np.array([(self._to_t(value) - lo) / (hi - lo) if hi > lo else 0.5])
 
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        lo, hi = self._t_bounds
+        if not hi > lo:
+            return np.full((len(U), 1), 0.5)
+        u = np.clip(U[:, :1], 0.0, 1.0)
+        # the flat parameter's value (as FlatParam.from_unit), then this variable's repair
+        x = np.exp(lo + u * (hi - lo)) if self.log else self.low + u * (self.high - self.low)
+        x = np.clip(x, self.low, self.high)
+        if self.kind == "integer":
+            x = np.clip(np.rint(x), self.low, self.high)
+        t = np.log(x) if self.log else x
+        return np.clip((t - lo) / (hi - lo), 0.0, 1.0)
+
     def to_flat(self, value: Any) -> list[Any]:
         return [self.validate(value)]
 
