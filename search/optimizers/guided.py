@@ -658,11 +658,13 @@ class PredictorGuided(Optimizer):
         U = U[keep]
         return _UnitRows(space, U), space.encode_unit(U)
 
-    def _new_rows(self, X: np.ndarray) -> np.ndarray:
-        """Indices of the rows of ``X`` (encodings) that neither repeat an earlier row nor a
-        configuration already proposed or evaluated, in order."""
+    def _new_rows(self, X: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
+        """Indices of the rows of ``X`` (encodings) that repeat neither an earlier row, nor a
+        configuration already proposed or evaluated, nor a row of ``also``, in order."""
         seen = [*self._high.values()]
         rows = self._encoded(seen) if seen else np.zeros((0, X.shape[1]))
+        if also is not None:
+            rows = np.vstack([rows, also])
         other = [*self._pending.values(), *self._failed_cfg.values()]
         if other:
             rows = np.vstack([rows, self.space.encode_many(other)])
@@ -870,7 +872,7 @@ class PredictorGuided(Optimizer):
             move[none, rng.integers(V.shape[1], size=len(none))] = True
             V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
             XV = self.space.encode_unit(V)
-            keep = self._new_rows(XV)
+            keep = self._new_rows(XV, np.vstack([X, *new_X]))  # children that are no candidate yet
             if not len(keep):
                 break
             V, XV = V[keep], XV[keep]
