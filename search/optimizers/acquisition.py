@@ -6,8 +6,8 @@ dominates cut into at most ``2 n + 1`` disjoint boxes (``_dominated_boxes_3d``),
 with each candidate's box ``[p, ref]`` are subtracted from that box's volume. For more objectives,
 each point is added to the front in moocore's exact hypervolume. ``expected_hv_improvement``
 averages it over Monte-Carlo draws of the predictive distribution (independent normals per
-objective, in a transformed space mapped back by ``inverse``); ``expected_hv_improvement_2d`` is its exact closed form for two objectives (identity
-or shifted-exponential back-transforms).
+objective, in a transformed space mapped back by ``inverse``); ``expected_hv_improvement_2d`` is
+its exact closed form for two objectives (identity or shifted-exponential back-transforms).
 """
 
 from __future__ import annotations
