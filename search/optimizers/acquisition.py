@@ -84,13 +84,25 @@ def hv_improvement(P: np.ndarray, front: np.ndarray, ref: np.ndarray, chunk: int
         return (width * height).sum(1)
     if len(ref) == 3:
         lower, upper = _dominated_boxes_3d(front, ref)
-        out = np.clip(ref[None, :] - P, 0.0, None).prod(1)
+        out = np.zeros(len(P))
+        # only points inside the reference box and not weakly dominated by the front improve it
+        live = np.flatnonzero(np.all(P < ref, axis=1))
+        F = front[np.all(front < ref, axis=1)]
+        if len(F) and len(live):
+            F = F[non_dominated(F)]
+            step = max(1, chunk // max(3 * len(F), 1))
+            hit = np.concatenate([(P[live[s:s + step], None, :] >= F[None]).all(-1).any(1)
+                                  for s in range(0, len(live), step)])
+            live = live[~hit]
+        Q = P[live]
+        gain = (ref[None, :] - Q).prod(1)
         step = max(1, chunk // max(3 * len(lower), 1))
-        for s in range(0, len(P) if len(lower) else 0, step):
-            q = P[s:s + step, None, :]
+        for s in range(0, len(Q) if len(lower) else 0, step):
+            q = Q[s:s + step, None, :]
             side = np.clip(upper[None] - np.maximum(lower[None], q), 0.0, None)
-            out[s:s + step] -= side.prod(-1).sum(1)
-        return np.clip(out, 0.0, None)
+            gain[s:s + step] -= side.prod(-1).sum(1)
+        out[live] = np.clip(gain, 0.0, None)
+        return out
     base = hypervolume(front, ref) if len(front) else 0.0
     out = np.zeros(len(P))
     for i, p in enumerate(P):
