@@ -743,9 +743,8 @@ class PredictorGuided(Optimizer):
             pm = self._mixture_mean(self._predict_sets(self._x(pend)))
             front = np.vstack([front, self._inverse(pm)])
         mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
-        scored = None  # EHVI of every candidate, when the local search computed it already
         if self._all is None and self.refine:
-            configs, X, sets, scored = self._refined(configs, X, sets, front, ref)
+            configs, X, sets = self._refined(configs, X, sets, front, ref)
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
         mean = self._mixture_mean(sets)
         std = sets[0][2]
@@ -768,12 +767,9 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         for _ in range(k):
-            if not out and scored is not None:
-                ehvi = p_ok * scored[cand]
-            else:
-                ehvi = np.zeros(len(cand))
-                for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
-                    ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
+            ehvi = np.zeros(len(cand))
+            for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
+                ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
             # chosen in this batch, or the same point (key) as a chosen one (a unit-cube pool's
             # rows are distinct points, none of them seen: only the chosen ones are blocked)
             if isinstance(configs, _UnitRows):
@@ -808,13 +804,12 @@ class PredictorGuided(Optimizer):
         return expected_hv_improvement(mean, std, front, ref, draws, self.n_samples, self._inverse)
 
     def _refined(self, configs: list[Config], X: np.ndarray, sets: _Sets, front: np.ndarray,
-                 ref: np.ndarray) -> tuple[list[Config], np.ndarray, _Sets, np.ndarray]:
+                 ref: np.ndarray) -> tuple[list[Config], np.ndarray, _Sets]:
         """The evolved pool plus ``refine`` generations of local search on the predictor: the
         ``refine_top`` candidates of highest EHVI each get ``refine_children`` children, moved in
         the space's unit-cube view by normal steps (scale 0.05, then a quarter of it per
         generation) on about half of the variables; the best ``refine_top`` of parents and
-        children breed the next generation. All children join the candidates. Also returns
-        every candidate's EHVI under these draws, which picks the first proposal."""
+        children breed the next generation. All children join the candidates."""
         def score(m_sets: _Sets) -> np.ndarray:
             best = np.zeros(len(m_sets[0][1]))
             for _, m_s, s_s in m_sets:  # the same draws for every call (common random numbers)
@@ -831,7 +826,6 @@ class PredictorGuided(Optimizer):
         new_cfgs: list[Config] = []
         new_X: list[np.ndarray] = []
         new_sets: list[_Sets] = []
-        new_scores: list[np.ndarray] = []
         keys: set[str] = set()
         for gen in range(self.refine):
             step = 0.05 / 4 ** gen
@@ -856,21 +850,20 @@ class PredictorGuided(Optimizer):
             new_cfgs.extend(kids)
             new_X.append(kid_X)
             new_sets.append(kid_sets)
-            new_scores.append(kid_scores)
             pop = sorted(pop + [(float(sc), v) for sc, v in zip(kid_scores, units)], key=lambda t: -t[0])
             pop = pop[: self.refine_top]
         if not new_cfgs:
-            return configs, X, sets, scores
+            return configs, X, sets
         merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
                   for i, (w, m, sd) in enumerate(sets)]
-        return list(configs) + new_cfgs, np.vstack([X, *new_X]), merged, np.concatenate([scores, *new_scores])
+        return list(configs) + new_cfgs, np.vstack([X, *new_X]), merged
 
     def _refined_unit(self, configs: _UnitRows, X: np.ndarray, sets: _Sets, scores: np.ndarray, top: list[int],
                       score: Callable[[_Sets], np.ndarray],
-                      rng: np.random.Generator) -> tuple[_UnitRows, np.ndarray, _Sets, np.ndarray]:
+                      rng: np.random.Generator) -> tuple[_UnitRows, np.ndarray, _Sets]:
         """:meth:`_refined` on a unit-cube pool: every generation's children as one matrix."""
         pop_s, pop_u = scores[top], configs.U[top]
-        new_U, new_X, new_sets, new_scores = [], [], [], []
+        new_U, new_X, new_sets = [], [], []
         for gen in range(self.refine):
             step = 0.05 / 4 ** gen
             V = np.repeat(pop_u, self.refine_children, axis=0)
@@ -888,15 +881,13 @@ class PredictorGuided(Optimizer):
             new_U.append(V)
             new_X.append(XV)
             new_sets.append(kid_sets)
-            new_scores.append(kid_scores)
             order = np.argsort(-np.concatenate([pop_s, kid_scores]), kind="stable")[: self.refine_top]
             pop_s, pop_u = np.concatenate([pop_s, kid_scores])[order], np.vstack([pop_u, V])[order]
         if not new_U:
-            return configs, X, sets, scores
+            return configs, X, sets
         merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
                   for i, (w, m, sd) in enumerate(sets)]
-        return (_UnitRows(self.space, np.vstack([configs.U, *new_U])), np.vstack([X, *new_X]), merged,
-                np.concatenate([scores, *new_scores]))
+        return _UnitRows(self.space, np.vstack([configs.U, *new_U])), np.vstack([X, *new_X]), merged
 
     # -- results ------------------------------------------------------------------------------
     def tell(self, observations: Sequence[Observation]) -> None:
