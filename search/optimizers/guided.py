@@ -618,9 +618,9 @@ class PredictorGuided(Optimizer):
         return configs, self._x(configs)
 
     def _unit_pool(self) -> tuple[_UnitRows, np.ndarray]:
-        """:meth:`_pool`'s evolutionary pool built in the unit cube, all at once: one-step
-        neighbours of the 10 best results (up to 50 each), then, up to ``evolve_size`` (or the
-        pool cap) candidates in all, random points (1/4), Gaussian
+        """:meth:`_pool`'s evolutionary pool built in the unit cube, all at once: neighbours of
+        the 10 best results one step away in one coordinate (up to 50 each), then, up to
+        ``evolve_size`` (or the pool cap) candidates in all, random points (1/4), Gaussian
         mutations of about one coordinate (scale 0.1; a categorical one is redrawn) of the 20
         best (7/20) and their uniform crossovers (2/5); points whose encoding repeats an earlier
         one or a seen configuration's are dropped."""
