@@ -36,6 +36,13 @@ def _staircase(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return lo, np.minimum(hi, ref[0]), h
 
 
+def _front_3d(front: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The distinct non-dominated points of ``front`` inside the reference box (three objectives):
+    the others add nothing to the dominated region."""
+    F = front[np.all(front < ref, axis=1)] if len(front) else np.zeros((0, 3))
+    return np.unique(F[non_dominated(F)], axis=0) if len(F) > 1 else F
+
+
 def _dominated_boxes_3d(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper corners of disjoint boxes whose union is the part of ``[-inf, ref]`` that
     ``front`` (three objectives) dominates.
@@ -44,9 +51,7 @@ def _dominated_boxes_3d(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray,
     its 2-D box ``[f, ref]`` not yet dominated by the points before it (one rectangle per strip
     of their staircase that it reaches), extended from its third value up to ``ref``. A strip it
     reaches ends at a point it dominates, or is the last, so all the boxes number at most 2 n + 1."""
-    F = front[np.all(front < ref, axis=1)] if len(front) else np.zeros((0, 3))
-    if len(F) > 1:  # points dominated in all three objectives add nothing
-        F = np.unique(F[non_dominated(F)], axis=0)
+    F = _front_3d(front, ref)
     F = F[np.argsort(F[:, 2], kind="stable")]
     lows: list[np.ndarray] = []
     highs: list[np.ndarray] = []
@@ -83,13 +88,12 @@ def hv_improvement(P: np.ndarray, front: np.ndarray, ref: np.ndarray, chunk: int
         height = np.clip(h[None, :] - P[:, 1:2], 0.0, None)
         return (width * height).sum(1)
     if len(ref) == 3:
-        lower, upper = _dominated_boxes_3d(front, ref)
+        F = _front_3d(front, ref)
+        lower, upper = _dominated_boxes_3d(F, ref)
         out = np.zeros(len(P))
         # only points inside the reference box and not weakly dominated by the front improve it
         live = np.flatnonzero(np.all(P < ref, axis=1))
-        F = front[np.all(front < ref, axis=1)]
         if len(F) and len(live):
-            F = F[non_dominated(F)]
             step = max(1, chunk // max(3 * len(F), 1))
             hit = np.concatenate([(P[live[s:s + step], None, :] >= F[None]).all(-1).any(1)
                                   for s in range(0, len(live), step)])

@@ -654,9 +654,9 @@ class PredictorGuided(Optimizer):
             A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
             blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
         U = np.vstack(blocks)
-        keep = self._new_rows(space.encode_unit(U))
-        U = U[keep]
-        return _UnitRows(space, U), space.encode_unit(U)
+        X = space.encode_unit(U)
+        keep = self._new_rows(X)
+        return _UnitRows(space, U[keep]), X[keep]
 
     def _new_rows(self, X: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
         """Indices of the rows of ``X`` (encodings) that repeat neither an earlier row, nor a
@@ -854,9 +854,7 @@ class PredictorGuided(Optimizer):
             pop = pop[: self.refine_top]
         if not new_cfgs:
             return configs, X, sets
-        merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
-                  for i, (w, m, sd) in enumerate(sets)]
-        return list(configs) + new_cfgs, np.vstack([X, *new_X]), merged
+        return list(configs) + new_cfgs, np.vstack([X, *new_X]), self._merged(sets, new_sets)
 
     def _refined_unit(self, configs: _UnitRows, X: np.ndarray, sets: _Sets, scores: np.ndarray, top: list[int],
                       score: Callable[[_Sets], np.ndarray],
@@ -885,9 +883,13 @@ class PredictorGuided(Optimizer):
             pop_s, pop_u = np.concatenate([pop_s, kid_scores])[order], np.vstack([pop_u, V])[order]
         if not new_U:
             return configs, X, sets
-        merged = [(w, np.vstack([m, *[ks[i][1] for ks in new_sets]]), np.vstack([sd, *[ks[i][2] for ks in new_sets]]))
-                  for i, (w, m, sd) in enumerate(sets)]
-        return _UnitRows(self.space, np.vstack([configs.U, *new_U])), np.vstack([X, *new_X]), merged
+        return _UnitRows(self.space, np.vstack([configs.U, *new_U])), np.vstack([X, *new_X]), self._merged(sets, new_sets)
+
+    @staticmethod
+    def _merged(sets: _Sets, more: list[_Sets]) -> _Sets:
+        """Each model set's predictions for the candidates of ``sets`` followed by those of ``more``."""
+        return [(w, np.vstack([m, *[ks[i][1] for ks in more]]), np.vstack([sd, *[ks[i][2] for ks in more]]))
+                for i, (w, m, sd) in enumerate(sets)]
 
     # -- results ------------------------------------------------------------------------------
     def tell(self, observations: Sequence[Observation]) -> None:
