@@ -37,6 +37,7 @@ from quality import PROBLEMS, _problem, _worker_init, machine_info  # noqa: E402
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "guided": ("guided", {}),
     "guided-zc": ("guided", {}),  # guided plus the problem's zero-cost proxy (ZERO_COST)
+    "guided-ref": ("guided", {}),  # guided in a study given the problem's reference point
     "random": ("random", {}),
     "nsga2": ("nsga2", {"population_size": 20}),
     "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
@@ -48,7 +49,7 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 ZERO_COST: dict[str, dict[str, Any]] = {
     "nasbench201": {"features": "nasbench201_synflow", "feature_objectives": ["error"]},
 }
-_COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0, "guided-zc": 6.0}
+_COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0, "guided-zc": 6.0, "guided-ref": 5.0}
 
 def _load() -> str:
     """The 1, 5 and 15 minute load averages (timings are only meaningful on a quiet machine)."""
@@ -85,8 +86,9 @@ def make_study(problem_label: str, opt_label: str, seed: int, overrides: dict[st
     if opt_label == "guided-zc":
         settings = {**settings, **ZERO_COST.get(problem_label, {})}
     opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **(overrides or {})})
+    ref = [float(v) for v in problem.reference_point] if opt_label == "guided-ref" else None
     study = Study(f"{problem_label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
-                  optimizer=opt, storage=None, seed=seed, batch_size=1)
+                  optimizer=opt, storage=None, seed=seed, batch_size=1, reference_point=ref)
     return problem, opt, study
 
 

@@ -99,6 +99,8 @@ class Study:
         else:
             self.optimizer = create_optimizer(optimizer, space, self.objectives, seed=self.seed,
                                               constraint_names=self.constraint_names, **(optimizer_settings or {}))
+        if self.reference_point is not None:  # the region of the objectives that counts, to the optimizer's units
+            self.optimizer.use_reference_point(np.array([o.sign for o in self.objectives]) * self.reference_point)
         self.spec = dict(spec or {})
         self.spec.setdefault("objectives", [o.describe() for o in self.objectives])
         self.spec.setdefault("constraints", [c.describe() for c in self.metric_constraints])

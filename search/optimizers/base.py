@@ -46,6 +46,11 @@ class Optimizer(ABC):
     def tell(self, observations: Sequence[Observation]) -> None:
         """Outcomes of earlier proposals (in any order, failed ones with ``values=None``)."""
 
+    def use_reference_point(self, reference_point: np.ndarray) -> None:  # noqa: B027 - optional hook
+        """The study's hypervolume reference point in minimised units (``sign * value`` per
+        objective), given before the first ``ask`` when the study has one. An optimizer whose
+        acquisition measures hypervolume may aim at it; the default ignores it."""
+
     def state(self) -> dict[str, Any]:
         """A small JSON-able summary (generation, predictor quality...) shown next to the progress
         bar of ``paretoforge run``."""

@@ -30,7 +30,8 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    configurations, where it ranks better than a model of few results) without starving the
    rest of the front, where a model that trusts it would be wrong.
    Pending proposals count as believed points too. ``ehvi="exact"`` uses the closed form for
-   two objectives. Candidates like those that failed, or like those whose result repeated an
+   two or three objectives; the default ``"auto"`` uses it for three, Monte Carlo for two. The
+   acquisition's reference point is the study's, when it has one. Candidates like those that failed, or like those whose result repeated an
    earlier result exactly (equivalent configurations of a deterministic evaluation, e.g.
    isomorphic cells), are discounted by GP estimates of those probabilities.
 
@@ -50,7 +51,8 @@ import numpy as np
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
 from ..trial import Observation, Suggestion
-from .acquisition import expected_hv_improvement, expected_hv_improvement_2d, hv_improvement
+from .acquisition import (expected_hv_improvement, expected_hv_improvement_2d, expected_hv_improvement_3d,
+                          hv_improvement)
 from .base import Optimizer
 
 __all__ = ["PredictorGuided"]
@@ -123,7 +125,8 @@ class PredictorGuided(Optimizer):
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
     False) and ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that
     ``"auto"`` may pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log);
-    ``ehvi`` (``"mc"`` or ``"exact"``); ``failure_aversion`` and ``duplicate_aversion``
+    ``ehvi`` (``"mc"``, ``"exact"``: the closed form for two or three objectives, or ``"auto"``:
+    exact for three, Monte Carlo otherwise); ``failure_aversion`` and ``duplicate_aversion``
     (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
     ``low_fidelity`` and ``n_low`` for the multi-fidelity start; ``features`` (a name of
     :data:`~paretoforge.search.plugins.FEATURES` or a callable of a list of configurations
@@ -146,7 +149,7 @@ class PredictorGuided(Optimizer):
                  reference_point: Sequence[float] | None = None,
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
-                 warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "mc", duplicate_aversion: float = 4.0,
+                 warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "auto", duplicate_aversion: float = 4.0,
                  initial_design: str = "random",
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
@@ -183,6 +186,7 @@ class PredictorGuided(Optimizer):
         self.failure_aversion = float(failure_aversion)
         self.ref_margin = ref_margin
         self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
+        self._own_reference = reference_point is not None
         self.n_samples = int(n_samples)
         self.prefilter = int(prefilter)
         if refine < 0 or refine_top < 1 or refine_children < 1:
@@ -192,8 +196,8 @@ class PredictorGuided(Optimizer):
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
         self.warp_shifts = tuple(float(v) for v in warp_shifts)
-        if ehvi not in ("mc", "exact"):
-            raise ValueError(f"guided: 'ehvi' must be 'mc' or 'exact', got {ehvi!r}")
+        if ehvi not in ("mc", "exact", "auto"):
+            raise ValueError(f"guided: 'ehvi' must be 'mc', 'exact' or 'auto', got {ehvi!r}")
         self.ehvi = ehvi
         if duplicate_aversion < 0:
             raise ValueError("guided: 'duplicate_aversion' must be >= 0")
@@ -270,6 +274,13 @@ class PredictorGuided(Optimizer):
         # constraints, scalar and categorical variables): the pool is built as one matrix
         self._unit_pool_ok = (self._all is None and self.features is None
                               and self.space.encode_unit(np.full((1, self.space.unit_dim), 0.5)) is not None)
+
+    def use_reference_point(self, reference_point: np.ndarray) -> None:
+        """The study's reference point becomes the acquisition's, unless the ``reference_point``
+        setting gave one."""
+        ref = np.asarray(reference_point, dtype=float)
+        if not self._own_reference and ref.shape == (self.n_objectives,):
+            self.reference_point = ref
 
     # -- proposals ----------------------------------------------------------------------------
     def _random_unseen(self, seen: set[str]) -> Config:
@@ -798,9 +809,12 @@ class PredictorGuided(Optimizer):
     def _ehvi(self, mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,
               draws: np.random.Generator) -> np.ndarray:
         """Expected hypervolume improvement of candidates under one model set's predictions:
-        the closed form (``ehvi: exact``, two objectives) or Monte Carlo with ``draws``."""
+        the closed form (``ehvi: exact``, two or three objectives; ``auto``: three) or Monte
+        Carlo with ``draws``."""
         if self.ehvi == "exact" and len(ref) == 2:
             return expected_hv_improvement_2d(mean, std, front, ref, self._shifts)
+        if self.ehvi in ("exact", "auto") and len(ref) == 3:
+            return expected_hv_improvement_3d(mean, std, front, ref, self._shifts)
         return expected_hv_improvement(mean, std, front, ref, draws, self.n_samples, self._inverse)
 
     def _refined(self, configs: list[Config], X: np.ndarray, sets: _Sets, front: np.ndarray,
