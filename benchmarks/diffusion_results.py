@@ -45,7 +45,8 @@ class Runner:
         search = [int(x) for x in args.search_seeds.split(",")] if args.search_seeds else []
         clash = (set(self.validation_seeds) | set(search)) & set(HELD_OUT)
         if clash:
-            raise SystemExit(f"--validation-seeds / --search-seeds {sorted(clash)} are held-out seeds {list(HELD_OUT)}: pick others")
+            raise SystemExit(f"--validation-seeds / --search-seeds {sorted(clash)} are held-out seeds "
+                             f"{list(HELD_OUT)}: pick others")
 
     def save(self) -> None:
         (self.out / "results.json").write_text(json.dumps(self.results, indent=2, default=float))

@@ -12,13 +12,13 @@ import pytest
 
 from paretoforge.evaluators.base import EvalResult, Evaluator, FunctionEvaluator
 from paretoforge.search import Study, TrialState, create_optimizer
+from paretoforge.search.objectives import Objective
 from paretoforge.search.optimizers.acquisition import (
     expected_hv_improvement,
     expected_hv_improvement_2d,
     expected_hv_improvement_3d,
     hv_improvement,
 )
-from paretoforge.search.objectives import Objective
 from paretoforge.search.pareto import hypervolume
 from paretoforge.search.problems import get_problem
 from paretoforge.spaces import Categorical, ChoiceSequence, Space

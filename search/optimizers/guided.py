@@ -31,9 +31,10 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    rest of the front, where a model that trusts it would be wrong.
    Pending proposals count as believed points too. ``ehvi="exact"`` uses the closed form for
    two or three objectives; the default ``"auto"`` uses it for three, Monte Carlo for two. The
-   acquisition's reference point is the study's, when it has one. Candidates like those that failed, or like those whose result repeated an
-   earlier result exactly (equivalent configurations of a deterministic evaluation, e.g.
-   isomorphic cells), are discounted by GP estimates of those probabilities.
+   acquisition's reference point is the study's, when it has one. Candidates like those that
+   failed, or like those whose result repeated an earlier result exactly (equivalent
+   configurations of a deterministic evaluation, e.g. isomorphic cells), are discounted by GP
+   estimates of those probabilities.
 
 Deterministic for a seed and a history, so a study resumes by replay like every optimizer.
 :meth:`state` reports the real-evaluation counts and the predictors' Kendall's tau measured on
@@ -51,8 +52,7 @@ import numpy as np
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
 from ..trial import Observation, Suggestion
-from .acquisition import (expected_hv_improvement, expected_hv_improvement_2d, expected_hv_improvement_3d,
-                          hv_improvement)
+from .acquisition import expected_hv_improvement, expected_hv_improvement_2d, expected_hv_improvement_3d, hv_improvement
 from .base import Optimizer
 
 __all__ = ["PredictorGuided"]
@@ -434,7 +434,6 @@ class PredictorGuided(Optimizer):
             self._low_models = [GaussianProcess(seed=self.seed).fit(XL, YL[:, j]) for j in range(self.n_objectives)]
             self._low_mu, self._low_sd = YL.mean(0), np.where(YL.std(0) > 0, YL.std(0), 1.0)
         X = self._encode(X0)
-        Xp = self._plain(X)
         Xm, Y = self._with_equivalents(obs, X0, Y)
         Xm = X if Xm is X0 else self._encode(Xm)
         Xmp = self._plain(Xm)
