@@ -5,6 +5,7 @@ optimizer contract tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,20 +63,24 @@ def test_three_objective_improvement_equals_moocore() -> None:
         np.testing.assert_allclose(np.prod(upper - lower, axis=1).sum(), base, atol=1e-12)
 
 
+def _exp_inverse(shifts: tuple) -> Callable[[np.ndarray], np.ndarray]:
+    """The back-transform of per-objective warps: ``exp(z) + shift`` where a shift is given."""
+    def inverse(Y: np.ndarray) -> np.ndarray:
+        out = Y.copy()
+        for j, c in enumerate(shifts):
+            if c is not None:
+                out[..., j] = np.exp(out[..., j]) + c
+        return out
+    return inverse
+
+
 def test_exact_2d_ehvi_matches_monte_carlo() -> None:
     """The closed form equals a large Monte-Carlo average, with and without a log back-transform."""
     rng = np.random.default_rng(0)
     front, ref = rng.random((6, 2)), np.array([1.2, 1.3])
     mean, std = rng.normal(0.3, 0.3, (5, 2)), rng.uniform(0.05, 0.4, (5, 2))
     for shifts in [(None, None), (0.1, None), (None, -0.2)]:
-        def inverse(Y: np.ndarray, shifts: tuple = shifts) -> np.ndarray:
-            out = Y.copy()
-            for j, c in enumerate(shifts):
-                if c is not None:
-                    out[..., j] = np.exp(out[..., j]) + c
-            return out
-
-        mc = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(1), 100_000, inverse)
+        mc = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(1), 100_000, _exp_inverse(shifts))
         np.testing.assert_allclose(expected_hv_improvement_2d(mean, std, front, ref, shifts), mc,
                                    rtol=0.02, atol=2e-4)
     # zero spread: the improvement of the mean
@@ -92,14 +97,7 @@ def test_exact_3d_ehvi_matches_monte_carlo() -> None:
     front, ref = rng.random((12, 3)), np.array([1.1, 1.2, 1.0])
     mean, std = rng.normal(0.4, 0.3, (6, 3)), rng.uniform(0.05, 0.4, (6, 3))
     for shifts in [(None, None, None), (0.1, None, -0.3)]:
-        def inverse(Y: np.ndarray, shifts: tuple = shifts) -> np.ndarray:
-            out = Y.copy()
-            for j, c in enumerate(shifts):
-                if c is not None:
-                    out[..., j] = np.exp(out[..., j]) + c
-            return out
-
-        mc = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(1), 200_000, inverse)
+        mc = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(1), 200_000, _exp_inverse(shifts))
         np.testing.assert_allclose(expected_hv_improvement_3d(mean, std, front, ref, shifts), mc,
                                    rtol=0.02, atol=3e-4)
     P = np.vstack([rng.random((50, 3)), front[:2] + 0.05, [[0.1, 0.1, 1.5]]])
