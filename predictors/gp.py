@@ -12,8 +12,9 @@ fixed, so a refit on the same rows plus appended ones grows the Cholesky factor 
 (O(n^2) per new row), and :meth:`GaussianProcess.predict_pool` keeps ``L^-1 k(train, pool)`` for
 a fixed candidate matrix and grows it by one row per new training row (O(N n) per refit).
 
-With ``ard=True`` every input group (one per variable of the bound space: a categorical's one-hot
-block, a numeric column; one per column when unbound) gets its own relevance ``r_g``: the inputs
+With ``ard=True`` every input group (one per decision of the bound space: a categorical's one-hot
+block, a numeric column, a position of a sequence, an entry of a vector; one per column when
+unbound) gets its own relevance ``r_g``: the inputs
 are scaled by ``sqrt(r_g)`` in both kernel terms, so a position that matters little (for accuracy
 or latency) stops counting in the Hamming distance and the additive sum. The relevances maximise
 the marginal likelihood (analytic gradient, L-BFGS-B, a log-normal prior of scale ``ard_prior``)
@@ -78,12 +79,19 @@ class GaussianProcess(Predictor):
         self.log_marginal_likelihood = float("nan")
 
     def bind(self, space: Any) -> None:
-        """Input groups for ``ard``: one per variable of ``space`` (its encoding's columns)."""
+        """Input groups for ``ard``: one per decision of ``space``, i.e. per block of each
+        variable's encoding (:meth:`Variable.encoding_groups`: a scalar or a categorical is one
+        block, each position of a sequence or entry of a vector is one)."""
         if self.groups is None:
             pos, out = 0, []
             for v in space.variables:
-                out.append((pos, pos + int(v.width)))
-                pos += int(v.width)
+                blocks = v.encoding_groups() if hasattr(v, "encoding_groups") else [int(v.width)]
+                if sum(blocks) != int(v.width):
+                    raise ValueError(f"gp: variable {v.name!r} has encoding groups {blocks} that do not sum to "
+                                     f"its width {v.width}")
+                for w in blocks:
+                    out.append((pos, pos + int(w)))
+                    pos += int(w)
             self.groups = out
 
     def _column_groups(self, width: int) -> list[tuple[int, int]]:

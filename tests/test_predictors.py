@@ -161,6 +161,25 @@ def test_gp_ard_finds_the_irrelevant_variable() -> None:
     assert gp.score(X[80:], y[80:]) > 0.8
 
 
+def test_gp_ard_groups_are_the_positions_of_a_sequence() -> None:
+    """A sequence variable's positions are separate decisions: each gets its own relevance (an
+    unordered position is its one-hot block), so a position that the target ignores is found."""
+    space = Space([ChoiceSequence("bits", 4, [2, 4, 8], ordered=True), ChoiceSequence("op", 3, ["a", "b", "c"])])
+    gp = GaussianProcess(seed=0, ard=True)
+    gp.bind(space)
+    assert gp.groups == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 7), (7, 10), (10, 13)]
+    rng = np.random.default_rng(3)
+    cfgs = [space.sample(rng) for _ in range(300)]
+    X = space.encode_many(cfgs)
+    effect = {"a": 0.0, "b": 1.0, "c": 2.5}
+    y = np.array([c["bits"][0] / 4 + c["bits"][1] / 8 + effect[c["op"][0]] for c in cfgs])  # bits[2:], op[1:] ignored
+    gp.fit(X[:100], y[:100])
+    r = np.asarray(gp.describe()["relevance"])
+    assert len(r) == 7
+    assert max(r[2], r[3], r[5], r[6]) < 0.5 * min(r[0], r[1], r[4])
+    assert gp.score(X[100:], y[100:]) > 0.8
+
+
 def test_gp_ard_auto_keeps_relevances_only_where_they_pay() -> None:
     """``ard="auto"``: a target of one of six continuous variables gets relevances (and a better
     held-out fit than the isotropic kernel); a target to which all six contribute alike gets no

@@ -281,8 +281,9 @@ def test_to_unit_from_unit_round_trip_mixed(rng: np.random.Generator) -> None:
 
 def test_encode_unit_equals_encoding_the_configurations(rng: np.random.Generator) -> None:
     """The vectorised unit-cube encoding is the encoding of ``from_unit``'s configurations,
-    for scalars (log and linear, degenerate ranges), categoricals and ordinals, cube faces
-    included; spaces it cannot follow (constraints, composite variables) say so with None."""
+    for scalars (log and linear, degenerate ranges), categoricals, ordinals, choice sequences and
+    real vectors (simplex too), cube faces included; spaces it cannot follow (constraints, a
+    subset) say so with None."""
     space = Space([Real("a", -2.0, 3.0), Real("lr", 1e-4, 1e-1, log=True), Real("fixed", 2.0, 2.0),
                    Integer("depth", 1, 6), Integer("width", 8, 512, log=True), Integer("one", 3, 3),
                    Categorical("act", ["relu", "gelu", True, 3]), Ordinal("group", [32, 64, 128, 256])], name="scalars")
@@ -293,7 +294,20 @@ def test_encode_unit_equals_encoding_the_configurations(rng: np.random.Generator
     X = space.encode_unit(U)
     assert X.shape == (len(U), space.width)
     np.testing.assert_allclose(X, space.encode_many([space.from_unit(u) for u in U]), rtol=0, atol=1e-9)
-    assert mixed_space().encode_unit(U[:, :mixed_space().unit_dim]) is None
+    composite = Space([ChoiceSequence("wbits", 5, [2, 4, 8], ordered=True, skip=True),
+                       ChoiceSequence("solver", 4, [["a"], ["a", "b"], ["a", "b", 3], [True, False, "c", None]]),
+                       ChoiceSequence("order", 3, [[1], [1, 2], [1, 2, 3]], ordered=True),
+                       RealVector("coef", 4, low=-1.0, high=2.0), RealVector("mix", 3, simplex=True),
+                       RealVector("w", 2, simplex=True)], name="sequences")
+    V = rng.random((3000, composite.unit_dim))
+    V[:40] = 0.0  # includes all-zero simplex rows (uniform)
+    V[40:80] = 1.0
+    V[80:400] = np.round(V[80:400], 1)  # cell boundaries, ties of the rounding
+    V[400:450, -2:] = [0.3, 0.7]  # already on the simplex
+    XV = composite.encode_unit(V)
+    assert XV.shape == (len(V), composite.width)
+    np.testing.assert_allclose(XV, composite.encode_many([composite.from_unit(v) for v in V]), rtol=0, atol=1e-9)
+    assert mixed_space().encode_unit(U[:, :mixed_space().unit_dim]) is None  # a Subset: no vectorised form
     assert budget_space().encode_unit(np.full((2, budget_space().unit_dim), 0.5)) is None
 
 

@@ -134,6 +134,13 @@ class Variable(ABC):
     def encode(self, value: Any) -> np.ndarray:
         """A float vector of length :attr:`width` (one-hot, normalised numbers...)."""
 
+    def encoding_groups(self) -> list[int]:
+        """Widths of the consecutive blocks of :meth:`encode` that are separate decisions (one
+        per position of a sequence, per entry of a vector); they sum to :attr:`width`. A
+        predictor with per-input relevances (the GP's ``ard``) gives each block its own.
+        Default: one block."""
+        return [self.width]
+
     @abstractmethod
     def flat_params(self) -> list[FlatParam]:
         """The scalars of the flat view, names prefixed with this variable's name."""

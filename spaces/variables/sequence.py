@@ -104,6 +104,9 @@ class ChoiceSequence(Variable):
     def width(self) -> int:
         return self.length if self.ordered else sum(len(c) for c in self.position_choices)
 
+    def encoding_groups(self) -> list[int]:
+        return [1] * self.length if self.ordered else [len(c) for c in self.position_choices]
+
     def encode(self, value: Any) -> np.ndarray:
         parts = []
         for v, c in zip(value, self.position_choices):
@@ -115,6 +118,17 @@ class ChoiceSequence(Variable):
                 oh[k] = 1.0
                 parts.append(oh)
         return np.array([x for p in parts for x in p], dtype=float)
+
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        U = np.clip(np.asarray(U, dtype=float), 0.0, 1.0)
+        sizes = np.array([len(c) for c in self.position_choices])
+        if self.ordered:  # FlatParam "int" in [0, n - 1] (round half to even, as round()), then the rank
+            top = sizes - 1
+            return np.clip(np.rint(U * top), 0, top) / np.maximum(top, 1)
+        idx = np.minimum((U * sizes).astype(np.int64), sizes - 1)  # FlatParam "cat": a cell per choice
+        out = np.zeros((len(U), int(sizes.sum())))
+        out[np.arange(len(U))[:, None], np.concatenate([[0], np.cumsum(sizes)[:-1]]) + idx] = 1.0
+        return out
 
     def flat_params(self) -> list[FlatParam]:
         if self.ordered:

@@ -130,6 +130,9 @@ class Subset(Variable):
     def width(self) -> int:
         return self.n
 
+    def encoding_groups(self) -> list[int]:
+        return [1] * self.n
+
     def encode(self, value: Any) -> np.ndarray:
         out = np.zeros(self.n)
         out[self._positions(value)] = 1.0

@@ -114,6 +114,19 @@ class RealVector(Variable):
     def encode(self, value: Any) -> np.ndarray:
         return (self._array(value) - self.low) / (self.high - self.low)
 
+    def encoding_groups(self) -> list[int]:
+        return [1] * self.length
+
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        span = self.high - self.low
+        x = np.clip(self.low + np.clip(np.asarray(U, dtype=float), 0.0, 1.0) * span, self.low, self.high)
+        if self.simplex:  # as _project: renormalised unless already on the simplex, uniform if all zero
+            s = x.sum(1, keepdims=True)
+            off = np.abs(s - 1.0) > _SIMPLEX_TOL
+            x = np.where(off & (s > 0), x / np.where(s > 0, s, 1.0), x)
+            x = np.where(off & (s <= 0), 1.0 / self.length, x)
+        return (x - self.low) / span
+
     def flat_params(self) -> list[FlatParam]:
         return [FlatParam(f"{self.name}[{i}]", "float", low=self.low, high=self.high) for i in range(self.length)]
 
