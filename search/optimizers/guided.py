@@ -119,8 +119,8 @@ def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) 
 class PredictorGuided(Optimizer):
     """Predictor-guided search. Settings: ``predictor`` (registered name, default ``"gp"``) and
     ``predictor_settings`` (for the GP on a space with a continuous variable, ``ard`` defaults to
-    ``"auto"``: per-variable relevances where they raise the evidence by more than the BIC
-    penalty); ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
+    ``"auto"``: per-input relevances (each variable, sequence position or vector entry) where they
+    raise the evidence by more than the BIC penalty); ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
     False) and ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that
