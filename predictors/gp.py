@@ -85,7 +85,7 @@ class GaussianProcess(Predictor):
         if self.groups is None:
             pos, out = 0, []
             for v in space.variables:
-                blocks = v.encoding_groups() if hasattr(v, "encoding_groups") else [int(v.width)]
+                blocks = v.encoding_groups()
                 if sum(blocks) != int(v.width):
                     raise ValueError(f"gp: variable {v.name!r} has encoding groups {blocks} that do not sum to "
                                      f"its width {v.width}")
