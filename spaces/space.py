@@ -211,6 +211,17 @@ class Space:
             j += len(ps)
         return np.hstack(cols)
 
+    def spread_unit(self, U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The rows of ``U`` with each variable's ``ranked`` scalars drawn apart
+        (:meth:`Variable.spread_unit`): the same configurations, from which a move of one
+        coordinate changes a subset's members. Draws from ``rng`` only for such variables."""
+        U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
+        blocks, j = [], 0
+        for v, ps in self._flat:
+            blocks.append(v.spread_unit(U[:, j:j + len(ps)], rng))
+            j += len(ps)
+        return np.hstack(blocks) if blocks else U
+
     def to_unit(self, config: Config) -> np.ndarray:
         flat = self.to_flat(config)
         return np.array([p.to_unit(flat[p.name]) for p in self.flat_params()])

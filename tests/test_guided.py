@@ -480,3 +480,34 @@ def test_the_studys_reference_point_is_the_acquisitions() -> None:
     plain = create_optimizer("guided", space, objectives, seed=0, n_initial=4)
     Study("square3", space, ev, objectives, optimizer=plain, seed=0, batch_size=1)
     assert plain.reference_point is None
+
+
+def test_subset_pool_swaps_adds_and_drops_members() -> None:
+    """On a subset space too large to enumerate, the pool is a unit-cube matrix too, and its
+    moves reach the best results' one-step neighbours (one member swapped, added or dropped):
+    the item scores are drawn apart before they are moved, not left at 0 / 1."""
+    from paretoforge.search.optimizers.guided import _UnitRows
+    from paretoforge.search.trial import Observation
+    from paretoforge.spaces import Subset
+
+    space = Space([Subset("keep", 20, k_min=1, k_max=20)], name="blocks")
+    w = np.linspace(1.0, 3.0, 20)
+
+    def f(c: dict) -> np.ndarray:
+        drop = np.ones(20, dtype=bool)
+        drop[c["keep"]] = False
+        return np.array([float(len(c["keep"])), float(w[drop].sum() + 2.0 * (drop[:-1] & drop[1:]).sum())])
+
+    opt = create_optimizer("guided", space, ["kept", "error"], seed=0, n_initial=8)
+    for _ in range(8):
+        opt.tell([Observation(c, space.key(c), 1.0, f(c)) for c in opt.ask(2)])
+    assert opt._unit_pool_ok
+    configs, X = opt._pool()
+    assert isinstance(configs, _UnitRows) and len(configs) > 300
+    pool = [set(configs[i]["keep"]) for i in range(len(configs))]
+    np.testing.assert_array_equal(X, space.encode_many([configs[i] for i in range(len(configs))]))
+    parents = [set(c["keep"]) for c in opt._parents()[:10]]
+    one_step = [q for q in pool if any(len(q ^ p) == 1 or (len(q ^ p) == 2 and len(q) == len(p)) for p in parents)]
+    assert len(one_step) >= 160  # 88 with the scores left at 0 / 1
+    assert any(len(q) == len(p) and len(q ^ p) == 2 for q in one_step for p in parents)  # swaps
+    assert any(len(q ^ p) == 1 and len(q) > len(p) for q in one_step for p in parents)  # additions

@@ -282,8 +282,8 @@ def test_to_unit_from_unit_round_trip_mixed(rng: np.random.Generator) -> None:
 def test_encode_unit_equals_encoding_the_configurations(rng: np.random.Generator) -> None:
     """The vectorised unit-cube encoding is the encoding of ``from_unit``'s configurations,
     for scalars (log and linear, degenerate ranges), categoricals, ordinals, choice sequences and
-    real vectors (simplex too), cube faces included; spaces it cannot follow (constraints, a
-    subset) say so with None."""
+    real vectors (simplex too) and subsets (a fixed or a free size, ties among the scores), cube
+    faces included; a space it cannot follow (constraints) says so with None."""
     space = Space([Real("a", -2.0, 3.0), Real("lr", 1e-4, 1e-1, log=True), Real("fixed", 2.0, 2.0),
                    Integer("depth", 1, 6), Integer("width", 8, 512, log=True), Integer("one", 3, 3),
                    Categorical("act", ["relu", "gelu", True, 3]), Ordinal("group", [32, 64, 128, 256])], name="scalars")
@@ -307,8 +307,38 @@ def test_encode_unit_equals_encoding_the_configurations(rng: np.random.Generator
     XV = composite.encode_unit(V)
     assert XV.shape == (len(V), composite.width)
     np.testing.assert_allclose(XV, composite.encode_many([composite.from_unit(v) for v in V]), rtol=0, atol=1e-9)
-    assert mixed_space().encode_unit(U[:, :mixed_space().unit_dim]) is None  # a Subset: no vectorised form
-    assert budget_space().encode_unit(np.full((2, budget_space().unit_dim), 0.5)) is None
+    subsets = Space([Subset("experts", 6, k_min=1, k_max=4), Subset("layers", ["a", "b", "c", "d", "e"], k=2),
+                     Subset("any", 4)], name="subsets")
+    W = rng.random((3000, subsets.unit_dim))
+    W[:40] = 0.0  # all scores tied: the first items, as from_flat
+    W[40:80] = 1.0
+    W[80:400] = np.round(W[80:400], 1)  # ties among the scores, boundaries of the size's cells
+    XW = subsets.encode_unit(W)
+    assert XW.shape == (len(W), subsets.width)
+    np.testing.assert_allclose(XW, subsets.encode_many([subsets.from_unit(w) for w in W]), rtol=0, atol=0)
+    mixed = mixed_space()
+    M = rng.random((500, mixed.unit_dim))
+    np.testing.assert_allclose(mixed.encode_unit(M), mixed.encode_many([mixed.from_unit(m) for m in M]), atol=1e-9)
+    assert budget_space().encode_unit(np.full((2, budget_space().unit_dim), 0.5)) is None  # a constraint may repair
+
+
+def test_spread_unit_keeps_the_configurations_and_parts_a_subsets_scores(rng: np.random.Generator) -> None:
+    """``spread_unit`` draws a subset's item scores apart (members above 1/2, the others below)
+    without changing any configuration; scalars, sequences and vectors are left as they are,
+    and the draws are reproducible for a generator's seed."""
+    space = mixed_space()
+    configs = [space.sample(rng) for _ in range(200)]
+    U = np.stack([space.to_unit(c) for c in configs])
+    S = space.spread_unit(U, np.random.default_rng(3))
+    np.testing.assert_array_equal(S, space.spread_unit(U, np.random.default_rng(3)))
+    assert [space.key(space.from_unit(s)) for s in S] == [space.key(space.from_unit(u)) for u in U]
+    ranked = np.array([p.ranked for p in space.flat_params()])
+    assert ranked.sum() == 5 and [p.name for p, r in zip(space.flat_params(), ranked) if r][0] == "experts[0]"
+    np.testing.assert_array_equal(S[:, ~ranked], U[:, ~ranked])
+    member = space.encode_unit(U)[:, -8:-3] > 0.5  # the subset's multi-hot block (5 items, then "mix")
+    scores = S[:, ranked]
+    assert (scores[member] > 0.5).all() and (scores[~member] < 0.5).all()
+    assert len(np.unique(np.round(scores, 6))) > 0.9 * scores.size  # drawn, not the 0 / 1 of to_unit
 
 
 # -- enumeration ----------------------------------------------------------------------------

@@ -633,14 +633,19 @@ class PredictorGuided(Optimizer):
         ``evolve_size`` (or the pool cap) candidates in all, random points (1/4), Gaussian
         mutations of about one coordinate (scale 0.1; a categorical one is redrawn) of the 20
         best (7/20) and their uniform crossovers (2/5); points whose encoding repeats an earlier
-        one or a seen configuration's are dropped."""
+        one or a seen configuration's are dropped. A subset's item scores (``ranked``) are first
+        drawn apart (:meth:`Space.spread_unit`), then stepped by half the cube and redrawn when
+        mutated: one such move swaps a member for a non-member, a step of the size adds or drops one."""
         space, rng = self.space, self.rng
         params = space.flat_params()
         d = len(params)
         cat = np.array([p.kind == "cat" for p in params])
-        step = np.array([0.05 if p.kind == "float" else 1.0 / (len(p.choices) if p.kind == "cat" else
-                         max(p.high - p.low, 1)) for p in params])
+        ranked = np.array([p.ranked for p in params])  # a subset's item scores: only their order counts
+        step = np.array([0.5 if p.ranked else 0.05 if p.kind == "float" else 1.0 / (
+            len(p.choices) if p.kind == "cat" else max(p.high - p.low, 1)) for p in params])
         P = np.stack([space.to_unit(c) for c in self._parents()]) if self._high else np.zeros((0, d))
+        if ranked.any():  # members' scores high and the others' low, in a random order
+            P = space.spread_unit(P, rng)
         blocks = []
         for u in P[:10]:
             nb = np.repeat(u[None], 2 * d, axis=0)
@@ -658,7 +663,7 @@ class PredictorGuided(Optimizer):
             mask = rng.random((n_mut, d)) < 1.0 / d
             none = np.flatnonzero(~mask.any(1))
             mask[none, rng.integers(d, size=len(none))] = True
-            moved = np.where(cat, rng.random(A.shape), np.clip(A + rng.normal(0.0, 0.1, A.shape), 0.0, 1.0))
+            moved = np.where(cat | ranked, rng.random(A.shape), np.clip(A + rng.normal(0.0, 0.1, A.shape), 0.0, 1.0))
             blocks.append(np.where(mask, moved, A))
         if n_cx:
             A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]

@@ -48,6 +48,8 @@ class FlatParam:
     """One scalar of a variable's flat view.
 
     ``kind`` is ``"cat"`` (``choices`` given), ``"int"`` or ``"float"`` (``low``/``high``, ``log``).
+    ``ranked``: the value depends on this scalar only through its order among its variable's
+    ranked scalars (a subset's item scores), not through its size.
     """
 
     name: str
@@ -56,6 +58,7 @@ class FlatParam:
     low: float = 0.0
     high: float = 1.0
     log: bool = False
+    ranked: bool = False
 
     def from_unit(self, u: float) -> Any:
         """Map a number in [0, 1] to a value of this parameter."""
@@ -151,6 +154,12 @@ class Variable(ABC):
         ``from_flat([p.from_unit(u) for p, u in zip(flat_params, row)])``, for all rows at once;
         None where this variable has no vectorised form (callers then go through values)."""
         return None
+
+    def spread_unit(self, U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Points of the unit cube that stand for the same values as the rows of ``U`` but whose
+        ``ranked`` scalars are drawn apart (members high, the others low, in a random order), so
+        that moving one of them changes the value. Default: ``U`` (no ranked scalars)."""
+        return U
 
     @abstractmethod
     def to_flat(self, value: Any) -> list[Any]:

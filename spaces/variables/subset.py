@@ -44,6 +44,7 @@ class Subset(Variable):
             raise ConfigError(f"variable '{name}': need 0 <= k_min <= k_max <= {n}, got k_min={k_min}, k_max={k_max}")
         self.k_min, self.k_max = k_min, k_max
         self._pos = {repr(x): i for i, x in enumerate(self.items)}
+        self._range = self.items == tuple(range(n))  # items 0..n-1: a value's items are its positions
 
     @property
     def n(self) -> int:
@@ -52,6 +53,11 @@ class Subset(Variable):
     def _positions(self, value: Any) -> list[int]:
         if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, set, frozenset)):
             raise self._error(f"value {value!r} is not a list of items")
+        if self._range:  # fast path (search operators call this for every candidate)
+            n = len(self.items)
+            fast = [v for v in value if type(v) is int and 0 <= v < n]
+            if len(fast) == len(value) and len(set(fast)) == len(fast):
+                return sorted(fast)
         pos = []
         for v in value:
             p = self._pos.get(repr(canonical_value(v)))
@@ -139,7 +145,7 @@ class Subset(Variable):
         return out
 
     def flat_params(self) -> list[FlatParam]:
-        ps = [FlatParam(f"{self.name}[{i}]", "float", low=0.0, high=1.0) for i in range(self.n)]
+        ps = [FlatParam(f"{self.name}[{i}]", "float", low=0.0, high=1.0, ranked=True) for i in range(self.n)]
         if self.k_min != self.k_max:
             ps.append(FlatParam(f"{self.name}.k", "int", low=self.k_min, high=self.k_max))
         return ps
@@ -159,6 +165,25 @@ class Subset(Variable):
             k = self.k_min
         order = np.argsort(-scores, kind="stable")[:k]
         return self._from_positions(sorted(order.tolist()))
+
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        U = np.asarray(U, dtype=float).reshape(-1, len(self.flat_params()))
+        if self.k_min != self.k_max:  # FlatParam "int" in [k_min, k_max] (round half to even, as round())
+            k = np.clip(np.rint(self.k_min + np.clip(U[:, self.n], 0.0, 1.0) * (self.k_max - self.k_min)),
+                        self.k_min, self.k_max)
+        else:
+            k = np.full(len(U), self.k_min)
+        order = np.argsort(-np.clip(U[:, : self.n], 0.0, 1.0), axis=1, kind="stable")  # as from_flat
+        rank = np.empty_like(order)
+        rank[np.arange(len(U))[:, None], order] = np.arange(self.n)
+        return (rank < k[:, None]).astype(float)
+
+    def spread_unit(self, U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        U = np.array(U, dtype=float).reshape(-1, len(self.flat_params()))
+        member = self.encode_unit(U) > 0.5
+        r = 0.5 * rng.random(member.shape)  # members in (0.5, 1], the others in [0, 0.5)
+        U[:, : self.n] = np.where(member, 1.0 - r, r)
+        return U
 
     @property
     def cardinality(self) -> int:
