@@ -10,8 +10,9 @@ real vectors, subsets): time per proposal and search quality.
 1,000 results of random configurations, on the repository's own spaces with composite
 variables: the solver schedule (a real vector of step sizes, three choice sequences, a real and
 a categorical), the checkpoint combination (a real vector of 24 coefficients), the bit-width
-allocation of a 36-layer MLP (an ordered choice sequence) and the layer selection of a 24-block
-MLP (a subset). The objectives are fixed smooth functions of the space's encoding (the timing
+allocation of a 36-layer MLP (an ordered choice sequence; also under an average-bits budget, a
+constraint met by repair, so built through the configurations) and the layer selection of a
+24-block MLP (a subset). The objectives are fixed smooth functions of the space's encoding (the timing
 does not depend on what they measure).
 
 **Quality**: ZDT1 and ZDT3 (6 variables) written as one ``RealVector`` and as one ordered
@@ -58,6 +59,8 @@ def timing_spaces() -> dict[str, Any]:
         "checkpoint combination (24)": CheckpointCombinationSpace(24),
         "bit-widths (36 layers)": BitWidthSpace(mlp, layers=[str(i) for i in range(36)], group_size=64),
         "layer selection (24 blocks)": LayerSelectionSpace(Blocks(24)),
+        "bit-widths under a budget (36 layers, 5 bits on average)": BitWidthSpace(
+            mlp, layers=[str(i) for i in range(36)], group_size=64, max_avg_bits=5.0),
     }
 
 
