@@ -19,9 +19,9 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    (``enumerate_limit``; with the GP through its pool cache, O(N n) per round), otherwise a pool
    from random samples, mutations, crossovers and neighbours of the current front (an
    evolutionary search on the predictor), then ``refine`` generations of local search on the
-   predictor around its best candidates. On a space of scalars and categoricals without
-   constraints the pool is one unit-cube matrix, encoded at once (:meth:`Space.encode_unit`);
-   only the configurations sent are made.
+   predictor around its best candidates. On a space without constraints (scalars,
+   categoricals, choice sequences, real vectors, subsets) the pool is one unit-cube matrix,
+   encoded at once (:meth:`Space.encode_unit`); only the configurations sent are made.
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
    predicted mean before the next is chosen (kriging believer), so a batch is diverse.
