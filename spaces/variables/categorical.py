@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,23 @@ def _check_choices(name: str, choices: Sequence[Any]) -> tuple[Any, ...]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _lookup(choices: tuple[Any, ...]) -> dict[tuple[bool, Any], int]:
+    """``(is a bool, choice) -> first index`` of a tuple of choices (bools apart from 0 and 1)."""
+    out: dict[tuple[bool, Any], int] = {}
+    for i, c in enumerate(choices):
+        out.setdefault((isinstance(c, bool), c), i)
+    return out
+
+
+_PLAIN = (int, str, float, bool, type(None))  # values whose exact match needs no canonical form
+
+
 def _index(var: Variable, choices: tuple[Any, ...], value: Any) -> int:
+    if type(value) in _PLAIN:  # fast path: the search operators call this for every candidate
+        i = _lookup(choices).get((type(value) is bool, value))
+        if i is not None and choices[i] == value:  # (a NaN choice found by identity is no match)
+            return i
     v = canonical_value(value)
     for i, c in enumerate(choices):
         if c == v and isinstance(c, bool) == isinstance(v, bool):
