@@ -447,3 +447,23 @@ def test_log_scale_sampling_is_log_uniform() -> None:
     k = np.array([w.sample(rng) for _ in range(4000)])
     assert 0.4 < np.mean(k <= 31) < 0.6
     assert math.isclose(lr.encode(1e-3)[0], 0.5)
+
+
+def test_choices_match_by_value_and_keep_bools_apart() -> None:
+    """A choice is found the same way whatever the value's type: numpy scalars and float noise
+    match their plain choice, a bool never matches 0 or 1 (nor they a bool), the first of two
+    equal choices wins, and a NaN choice matches nothing (NaN is not equal to itself)."""
+    c = Categorical("c", [1, True, "x", 2.5, None, 0])
+    assert [int(np.argmax(c.encode(v))) for v in (1, np.int64(1), 1.0, True, np.bool_(True), "x", 2.5,
+                                                  np.float32(2.5), 2.5000000000000004, None, 0, -0.0)] == \
+        [0, 0, 0, 1, 1, 2, 3, 3, 3, 4, 5, 5]
+    for bad in (False, 2, "y", float("nan")):
+        with pytest.raises(ConfigError):
+            c.validate(bad)
+    assert Categorical("d", [1.0, 1, 0.0]).validate(1) == 1.0
+    with pytest.raises(ConfigError):
+        Categorical("e", [False, float("nan")]).validate(float("nan"))
+    seq = ChoiceSequence("s", 3, [0, 1, True])
+    assert seq.validate([np.int64(1), True, 0]) == [1, True, 0]
+    with pytest.raises(ConfigError):
+        seq.validate([1, False, 0])
