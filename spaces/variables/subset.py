@@ -167,7 +167,7 @@ class Subset(Variable):
         return self._from_positions(sorted(order.tolist()))
 
     def encode_unit(self, U: np.ndarray) -> np.ndarray:
-        U = np.asarray(U, dtype=float).reshape(-1, len(self.flat_params()))
+        U = np.asarray(U, dtype=float).reshape(-1, self.n + (self.k_min != self.k_max))
         if self.k_min != self.k_max:  # FlatParam "int" in [k_min, k_max] (round half to even, as round())
             k = np.clip(np.rint(self.k_min + np.clip(U[:, self.n], 0.0, 1.0) * (self.k_max - self.k_min)),
                         self.k_min, self.k_max)
@@ -179,7 +179,7 @@ class Subset(Variable):
         return (rank < k[:, None]).astype(float)
 
     def spread_unit(self, U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        U = np.array(U, dtype=float).reshape(-1, len(self.flat_params()))
+        U = np.array(U, dtype=float).reshape(-1, self.n + (self.k_min != self.k_max))
         member = self.encode_unit(U) > 0.5
         r = 0.5 * rng.random(member.shape)  # members in (0.5, 1], the others in [0, 0.5)
         U[:, : self.n] = np.where(member, 1.0 - r, r)
