@@ -195,11 +195,14 @@ class Space:
         params = self.flat_params()
         return self.from_flat({p.name: p.from_unit(x) for p, x in zip(params, u)}, rng)
 
-    def encode_unit(self, U: np.ndarray) -> np.ndarray | None:
+    def encode_unit(self, U: np.ndarray, repaired: bool = True) -> np.ndarray | None:
         """``encode_many([from_unit(u) for u in U])`` for all rows of ``U`` at once (up to the
-        12 significant digits of canonical reals); None when a constraint may repair a point
-        or a variable has no vectorised form (:meth:`Variable.encode_unit`)."""
-        if self.constraints:
+        12 significant digits of canonical reals); None when a variable has no vectorised form
+        (:meth:`Variable.encode_unit`), or when a constraint may repair a point. With
+        ``repaired=False``: the encoding of the values the rows stand for before any constraint
+        repairs them (:meth:`decode_unit`), which is that of ``from_unit`` for the rows that
+        :meth:`feasible_unit` accepts."""
+        if self.constraints and repaired:
             return None
         U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
         cols, j = [], 0
@@ -210,6 +213,26 @@ class Space:
             cols.append(np.asarray(e, dtype=float).reshape(len(U), v.width))
             j += len(ps)
         return np.hstack(cols)
+
+    def decode_unit(self, U: np.ndarray) -> list[Config]:
+        """The configurations the rows of ``U`` stand for before any constraint repairs them
+        (``from_unit`` without the repair), all at once (:meth:`Variable.from_unit_many`)."""
+        U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
+        cols, j = [], 0
+        for v, ps in self._flat:
+            cols.append(v.from_unit_many(U[:, j:j + len(ps)]))
+            j += len(ps)
+        names = self.names
+        return [dict(zip(names, values)) for values in zip(*cols)] if cols else [{} for _ in range(len(U))]
+
+    def feasible_unit(self, U: np.ndarray) -> np.ndarray:
+        """Whether each row of ``U`` stands for a configuration that meets every constraint as
+        it is (so ``from_unit`` repairs nothing); all True without constraints."""
+        U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
+        if not self.constraints:
+            return np.ones(len(U), dtype=bool)
+        return np.array([all(self._constraint_value(c, cfg) <= 0 for c in self.constraints)
+                         for cfg in self.decode_unit(U)], dtype=bool)
 
     def spread_unit(self, U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The rows of ``U`` with each variable's ``ranked`` scalars drawn apart

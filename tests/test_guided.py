@@ -482,6 +482,45 @@ def test_the_studys_reference_point_is_the_acquisitions() -> None:
     assert plain.reference_point is None
 
 
+def test_budget_pool_is_feasible_and_moves_along_the_budget() -> None:
+    """Under a budget constraint the pool is a unit-cube matrix too: every candidate meets the
+    budget as it is (infeasible rows are dropped, or repaired by the space), its encodings are
+    the configurations', and it holds swaps of the best results (one layer a step up, another a
+    step down), the moves that follow a budget the best results sit on."""
+    from paretoforge.search.optimizers.guided import _UnitRows
+    from paretoforge.search.trial import Observation
+    from paretoforge.spaces import BudgetConstraint
+
+    levels = [2, 3, 4, 8]
+    space = Space([ChoiceSequence("bits", 16, levels, ordered=True)], constraints=[BudgetConstraint("bits", 16 * 4.5)],
+                  costs={"bits": lambda c: float(sum(c["bits"]))}, name="bits")
+    s = np.linspace(1.0, 4.0, 16)
+
+    def f(c: dict) -> np.ndarray:
+        b = np.asarray(c["bits"], dtype=float)
+        return np.array([float(b.sum()), float((s * 4.0 ** (2.0 - b)).sum())])
+
+    opt = create_optimizer("guided", space, ["bits", "error"], seed=0, n_initial=8)
+    for _ in range(10):
+        out = opt.ask(2)
+        assert all(space.is_feasible(c) for c in out)
+        opt.tell([Observation(c, space.key(c), 1.0, f(c)) for c in out])
+    assert opt._unit_pool_ok
+    configs, X = opt._pool()
+    assert isinstance(configs, _UnitRows) and len(configs) > 300
+    pool = [configs[i] for i in range(len(configs))]
+    assert all(space.is_feasible(c) for c in pool)
+    np.testing.assert_array_equal(X, space.encode_many(pool))
+    assert len({space.key(c) for c in pool}) == len(pool)
+    rank = {b: i for i, b in enumerate(levels)}
+    parents = [np.array([rank[b] for b in p["bits"]]) for p in opt._parents()[:10]]
+    swaps = 0
+    for c in pool:
+        r = np.array([rank[b] for b in c["bits"]])
+        swaps += any(sorted((r - p)[r != p].tolist()) == [-1, 1] for p in parents)
+    assert swaps >= 200  # 66 without the swap moves
+
+
 def test_subset_pool_swaps_adds_and_drops_members() -> None:
     """On a subset space too large to enumerate, the pool is a unit-cube matrix too, and its
     moves reach the best results' one-step neighbours (one member swapped, added or dropped):

@@ -322,6 +322,42 @@ def test_encode_unit_equals_encoding_the_configurations(rng: np.random.Generator
     assert budget_space().encode_unit(np.full((2, budget_space().unit_dim), 0.5)) is None  # a constraint may repair
 
 
+def test_decode_unit_and_feasible_unit_follow_from_unit_before_the_repair(rng: np.random.Generator) -> None:
+    """``decode_unit`` gives, for all rows at once, the configurations ``from_unit`` makes before
+    a constraint repairs them (per-position choices, skip tokens, unordered sequences and every
+    other kind of variable included); ``feasible_unit`` says which meet the constraints, and on
+    those rows ``from_unit`` changes nothing and ``encode_unit(repaired=False)`` is their encoding."""
+    mixed = mixed_space()
+    M = rng.random((500, mixed.unit_dim))
+    M[:20] = 0.0
+    M[20:40] = 1.0
+    M[40:200] = np.round(M[40:200], 1)  # cell boundaries and ties
+    assert [mixed.key(c) for c in mixed.decode_unit(M)] == [mixed.key(mixed.from_unit(m)) for m in M]
+    assert mixed.feasible_unit(M).all()
+    seqs = Space([ChoiceSequence("solver", 4, [["a"], ["a", "b"], ["a", "b", 3], [True, False, "c", None]]),
+                  ChoiceSequence("wbits", 5, [2, 4, 8], ordered=True, skip=True),
+                  ChoiceSequence("act", 3, ["relu", 1, True, 2.5])], name="seqs")
+    V = rng.random((500, seqs.unit_dim))
+    V[:20] = 1.0
+    V[20:200] = np.round(V[20:200], 1)
+    decoded = seqs.decode_unit(V)
+    assert decoded == [seqs.from_unit(v) for v in V]
+    assert {type(x) for c in decoded for x in c["solver"]} == {str, int, bool, type(None)}  # True is not 1
+    assert {type(x) for c in decoded for x in c["act"]} == {str, int, bool, float}
+    space = budget_space()
+    U = rng.random((2000, space.unit_dim))
+    U[:300, :LAYERS] *= 0.3  # mostly the lowest bits: feasible
+    raw = space.decode_unit(U)
+    ok = space.feasible_unit(U)
+    assert ok.tolist() == [space.is_feasible(c) for c in raw]
+    assert 200 <= ok.sum() < len(U) - 200  # both kinds present
+    assert [space.key(space.from_unit(u)) for u in U[ok]] == [space.key(c) for c, f in zip(raw, ok) if f]
+    repaired = [space.from_unit(u, np.random.default_rng(0)) for u in U[~ok][:50]]
+    assert all(space.is_feasible(c) for c in repaired) and all(c != r for c, r in zip(repaired, np.array(raw)[~ok]))
+    X = space.encode_unit(U, repaired=False)
+    np.testing.assert_array_equal(X, space.encode_many(raw))
+
+
 def test_spread_unit_keeps_the_configurations_and_parts_a_subsets_scores(rng: np.random.Generator) -> None:
     """``spread_unit`` draws a subset's item scores apart (members above 1/2, the others below)
     without changing any configuration; scalars, sequences and vectors are left as they are,

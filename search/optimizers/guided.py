@@ -19,9 +19,11 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    (``enumerate_limit``; with the GP through its pool cache, O(N n) per round), otherwise a pool
    from random samples, mutations, crossovers and neighbours of the current front (an
    evolutionary search on the predictor), then ``refine`` generations of local search on the
-   predictor around its best candidates. On a space without constraints (scalars,
-   categoricals, choice sequences, real vectors, subsets) the pool is one unit-cube matrix,
-   encoded at once (:meth:`Space.encode_unit`); only the configurations sent are made.
+   predictor around its best candidates. On a space of scalars, categoricals, choice
+   sequences, real vectors and subsets the pool is one unit-cube matrix, encoded at once
+   (:meth:`Space.encode_unit`); only the configurations sent are made. Under constraints the
+   matrix keeps its feasible rows (:meth:`Space.feasible_unit`) and a few repaired ones, and
+   also moves one variable a step up and another a step down (along a budget).
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
    predicted mean before the next is chosen (kriging believer), so a batch is diverse.
@@ -270,10 +272,10 @@ class PredictorGuided(Optimizer):
         self._enc_cache: dict[str, np.ndarray] = {}
         self._siblings: dict[tuple[str, int], np.ndarray] = {}  # (key, rows per result) -> rows of _all
         self._all_plain: np.ndarray | None = None
-        # a space too large to enumerate whose encoding is a closed form of the unit cube (no
-        # constraints, scalar and categorical variables): the pool is built as one matrix
-        self._unit_pool_ok = (self._all is None and self.features is None
-                              and self.space.encode_unit(np.full((1, self.space.unit_dim), 0.5)) is not None)
+        # a space too large to enumerate whose encoding is a closed form of the unit cube: the
+        # pool is built as one matrix (under constraints: its feasible rows, and a few repaired)
+        self._unit_pool_ok = (self._all is None and self.features is None and self.space.encode_unit(
+            np.full((1, self.space.unit_dim), 0.5), repaired=False) is not None)
 
     def use_reference_point(self, reference_point: np.ndarray) -> None:
         """The study's reference point becomes the acquisition's, unless the ``reference_point``
@@ -635,7 +637,10 @@ class PredictorGuided(Optimizer):
         best (7/20) and their uniform crossovers (2/5); points whose encoding repeats an earlier
         one or a seen configuration's are dropped. A subset's item scores (``ranked``) are first
         drawn apart (:meth:`Space.spread_unit`), then stepped by half the cube and redrawn when
-        mutated: one such move swaps a member for a non-member, a step of the size adds or drops one."""
+        mutated: one such move swaps a member for a non-member, a step of the size adds or drops one.
+        Under constraints, each of the 10 best also gets 50 random swaps (one coordinate a step up,
+        another a step down: the moves along a budget that the best results sit on), and only
+        feasible rows are kept (:meth:`_feasible_rows`)."""
         space, rng = self.space, self.rng
         params = space.flat_params()
         d = len(params)
@@ -652,6 +657,13 @@ class PredictorGuided(Optimizer):
             nb[np.arange(0, 2 * d, 2), np.arange(d)] -= step
             nb[np.arange(1, 2 * d, 2), np.arange(d)] += step
             blocks.append(nb[((nb >= 0) & (nb <= 1)).all(1)][:50])
+            if space.constraints and d > 1:  # along a budget: one coordinate up a step, another down
+                up = rng.integers(d, size=50)
+                down = (up + rng.integers(1, d, size=50)) % d
+                sw = np.repeat(u[None], 50, axis=0)
+                sw[np.arange(50), up] += step[up]
+                sw[np.arange(50), down] -= step[down]
+                blocks.append(sw[((sw >= 0) & (sw <= 1)).all(1)])
         size = max(0, min(self._pool_cap(), self.evolve_size) - sum(len(b) for b in blocks))
         r = rng.random(size)
         n_rand = int((r < 0.25).sum()) if len(P) else size
@@ -668,10 +680,29 @@ class PredictorGuided(Optimizer):
         if n_cx:
             A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
             blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
-        U = np.vstack(blocks)
-        X = space.encode_unit(U)
+        U, X = self._feasible_rows(np.vstack(blocks))
         keep = self._new_rows(X)
         return _UnitRows(space, U[keep]), X[keep]
+
+    #: infeasible rows of a unit-cube pool that are repaired per call (the first ones: the best
+    #: results' neighbours); the others are dropped
+    unit_repairs = 32
+
+    def _feasible_rows(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(U, encodings)`` of the rows of a unit-cube matrix that meet the space's constraints
+        (all of them without constraints, in order), followed by up to :attr:`unit_repairs` of
+        the others, repaired by the space (:meth:`Space.from_unit`) and mapped back to the cube."""
+        space = self.space
+        X = space.encode_unit(U, repaired=False)
+        if not space.constraints:
+            return U, X
+        ok = space.feasible_unit(U)
+        bad = np.flatnonzero(~ok)[: self.unit_repairs]
+        fixed = [c for c in (space.from_unit(U[i], self.rng) for i in bad) if space.is_feasible(c)]
+        if not fixed:
+            return U[ok], X[ok]
+        return (np.vstack([U[ok], np.stack([space.to_unit(c) for c in fixed])]),
+                np.vstack([X[ok], space.encode_many(fixed)]))
 
     def _new_rows(self, X: np.ndarray, also: np.ndarray | None = None) -> np.ndarray:
         """Indices of the rows of ``X`` (encodings) that repeat neither an earlier row, nor a
@@ -886,8 +917,7 @@ class PredictorGuided(Optimizer):
             move = rng.random(V.shape) < 0.5
             none = np.flatnonzero(~move.any(1))
             move[none, rng.integers(V.shape[1], size=len(none))] = True
-            V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
-            XV = self.space.encode_unit(V)
+            V, XV = self._feasible_rows(np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0))
             keep = self._new_rows(XV, np.vstack([X, *new_X]))  # children that are no candidate yet
             if not len(keep):
                 break

@@ -155,6 +155,14 @@ class Variable(ABC):
         None where this variable has no vectorised form (callers then go through values)."""
         return None
 
+    def from_unit_many(self, U: np.ndarray) -> list[Any]:
+        """The values that the rows of ``U`` (points of the unit cube of :meth:`flat_params`)
+        stand for: ``from_flat([p.from_unit(u) for p, u in zip(flat_params, row)])`` for each
+        row. Subclasses with a vectorised form override it."""
+        params = self.flat_params()
+        return [self.from_flat([p.from_unit(float(u)) for p, u in zip(params, row)])
+                for row in np.asarray(U, dtype=float).reshape(-1, len(params))]
+
     def spread_unit(self, U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Points of the unit cube that stand for the same values as the rows of ``U`` but whose
         ``ranked`` scalars are drawn apart (members high, the others low, in a random order), so

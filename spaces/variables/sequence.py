@@ -120,15 +120,31 @@ class ChoiceSequence(Variable):
         return np.array([x for p in parts for x in p], dtype=float)
 
     def encode_unit(self, U: np.ndarray) -> np.ndarray:
-        U = np.clip(np.asarray(U, dtype=float), 0.0, 1.0)
+        idx = self._unit_index(U)
         sizes = np.array([len(c) for c in self.position_choices])
-        if self.ordered:  # FlatParam "int" in [0, n - 1] (round half to even, as round()), then the rank
-            top = sizes - 1
-            return np.clip(np.rint(U * top), 0, top) / np.maximum(top, 1)
-        idx = np.minimum((U * sizes).astype(np.int64), sizes - 1)  # FlatParam "cat": a cell per choice
-        out = np.zeros((len(U), int(sizes.sum())))
-        out[np.arange(len(U))[:, None], np.concatenate([[0], np.cumsum(sizes)[:-1]]) + idx] = 1.0
+        if self.ordered:  # the normalised rank
+            return idx / np.maximum(sizes - 1, 1)
+        out = np.zeros((len(idx), int(sizes.sum())))
+        out[np.arange(len(idx))[:, None], np.concatenate([[0], np.cumsum(sizes)[:-1]]) + idx] = 1.0
         return out
+
+    def _unit_index(self, U: np.ndarray) -> np.ndarray:
+        """Each row's choice index per position, as :meth:`from_flat` of the flat parameters'
+        ``from_unit`` gives it: the rank rounded half to even, as ``round()`` (ordered: an "int"
+        parameter in [0, n - 1]), or the cell of the unit interval ("cat")."""
+        U = np.clip(np.asarray(U, dtype=float).reshape(-1, self.length), 0.0, 1.0)
+        sizes = np.array([len(c) for c in self.position_choices])
+        if self.ordered:
+            top = sizes - 1
+            return np.clip(np.rint(U * top), 0, top).astype(np.int64)
+        return np.minimum((U * sizes).astype(np.int64), sizes - 1)
+
+    def from_unit_many(self, U: np.ndarray) -> list[list[Any]]:
+        idx = self._unit_index(U)
+        first = self.position_choices[0]
+        if all(c is first for c in self.position_choices):  # one list for every position: one lookup
+            return np.array(first, dtype=object)[idx].tolist()  # JSON scalars, kept as they are
+        return [[c[i] for c, i in zip(self.position_choices, row)] for row in idx.tolist()]
 
     def flat_params(self) -> list[FlatParam]:
         if self.ordered:
