@@ -638,9 +638,10 @@ class PredictorGuided(Optimizer):
         one or a seen configuration's are dropped. A subset's item scores (``ranked``) are first
         drawn apart (:meth:`Space.spread_unit`), then stepped by half the cube and redrawn when
         mutated: one such move swaps a member for a non-member, a step of the size adds or drops one.
-        Under constraints, each of the 10 best also gets 50 random swaps (one coordinate a step up,
-        another a step down: the moves along a budget that the best results sit on), and only
-        feasible rows are kept (:meth:`_feasible_rows`)."""
+        Under constraints, each of the 10 best also gets as many random swaps as neighbours (one
+        coordinate a step up, another a step down: the moves along a budget that the best
+        results sit on; 50 of each, fewer once the pool cap is under 1,000), and only feasible
+        rows are kept (:meth:`_feasible_rows`)."""
         space, rng = self.space, self.rng
         params = space.flat_params()
         d = len(params)
@@ -651,20 +652,23 @@ class PredictorGuided(Optimizer):
         P = np.stack([space.to_unit(c) for c in self._parents()]) if self._high else np.zeros((0, d))
         if ranked.any():  # members' scores high and the others' low, in a random order
             P = space.spread_unit(P, rng)
+        cap = min(self._pool_cap(), self.evolve_size)
+        # under constraints, k neighbours and k swaps per parent (k = 50 until the cap is small)
+        k = min(50, cap // 20) if space.constraints and d > 1 else 50
         blocks = []
         for u in P[:10]:
             nb = np.repeat(u[None], 2 * d, axis=0)
             nb[np.arange(0, 2 * d, 2), np.arange(d)] -= step
             nb[np.arange(1, 2 * d, 2), np.arange(d)] += step
-            blocks.append(nb[((nb >= 0) & (nb <= 1)).all(1)][:50])
+            blocks.append(nb[((nb >= 0) & (nb <= 1)).all(1)][:k])
             if space.constraints and d > 1:  # along a budget: one coordinate up a step, another down
-                up = rng.integers(d, size=50)
-                down = (up + rng.integers(1, d, size=50)) % d
-                sw = np.repeat(u[None], 50, axis=0)
-                sw[np.arange(50), up] += step[up]
-                sw[np.arange(50), down] -= step[down]
+                up = rng.integers(d, size=k)
+                down = (up + rng.integers(1, d, size=k)) % d
+                sw = np.repeat(u[None], k, axis=0)
+                sw[np.arange(k), up] += step[up]
+                sw[np.arange(k), down] -= step[down]
                 blocks.append(sw[((sw >= 0) & (sw <= 1)).all(1)])
-        size = max(0, min(self._pool_cap(), self.evolve_size) - sum(len(b) for b in blocks))
+        size = max(0, cap - sum(len(b) for b in blocks))
         r = rng.random(size)
         n_rand = int((r < 0.25).sum()) if len(P) else size
         n_mut = int(((r >= 0.25) & (r < 0.6)).sum()) if len(P) else 0
