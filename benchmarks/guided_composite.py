@@ -205,16 +205,34 @@ def bits_front(space: Any, w: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def run_bits(task: tuple[str, str, int, list[int]]) -> list[float]:
-    """The bits problem: a bit-width allocation under an average-bits budget (a constraint the
-    space meets by repair; 16.8 million allocations, too many to enumerate) minimising (average
-    bits, error); hypervolume with the reference point (budget + 0.25, 1.1 x the error at 2 bits
-    everywhere) over the exact front's."""
+def _guided_hypervolumes(name: str, space: Any, fn: Any, metrics: tuple[str, str], seed: int, budgets: list[int],
+                         ref: np.ndarray, best: float) -> list[float]:
+    """One guided study (batch size 1, in-memory store) minimising the two ``metrics`` that
+    ``fn`` returns; the hypervolume of the configurations sent after each budget, over ``best``."""
     from paretoforge.evaluators.base import FunctionEvaluator
     from paretoforge.search.objectives import Objective
     from paretoforge.search.pareto import hypervolume
     from paretoforge.search.study import Study
     from paretoforge.search.trial import TrialState
+
+    study = Study(f"{name}-{seed}", space, FunctionEvaluator(fn, metrics), [Objective(m, "minimize") for m in metrics],
+                  optimizer="guided", storage=None, seed=seed, batch_size=1)
+    study.optimize(timeout=None, n_evaluations=max(budgets))
+    sent = sorted(study.trials, key=lambda t: t.number)[: max(budgets)]
+    out = []
+    for b in budgets:
+        F = np.array([[t.metrics[m] for m in metrics] for t in sent[:b] if t.state == TrialState.COMPLETE])
+        out.append(hypervolume(F, ref) / best if len(F) else 0.0)
+    study.close()
+    return out
+
+
+def run_bits(task: tuple[str, str, int, list[int]]) -> list[float]:
+    """The bits problem: a bit-width allocation under an average-bits budget (a constraint the
+    space meets by repair; 16.8 million allocations, too many to enumerate) minimising (average
+    bits, error); hypervolume with the reference point (budget + 0.25, 1.1 x the error at 2 bits
+    everywhere) over the exact front's."""
+    from paretoforge.search.pareto import hypervolume
 
     _, _, seed, budgets = task
     space, w, v = bits_instance()
@@ -224,18 +242,7 @@ def run_bits(task: tuple[str, str, int, list[int]]) -> list[float]:
     def fn(config: dict[str, Any]) -> dict[str, float]:
         return {"avg_bits": space.avg_bits(config), "error": bits_error(config["bits"], w, v)}
 
-    study = Study(f"bits-{seed}", space, FunctionEvaluator(fn, ("avg_bits", "error")),
-                  [Objective("avg_bits", "minimize"), Objective("error", "minimize")], optimizer="guided",
-                  storage=None, seed=seed, batch_size=1)
-    study.optimize(timeout=None, n_evaluations=max(budgets))
-    sent = sorted(study.trials, key=lambda t: t.number)[: max(budgets)]
-    best = hypervolume(front, ref)
-    out = []
-    for b in budgets:
-        F = np.array([[t.metrics["avg_bits"], t.metrics["error"]] for t in sent[:b] if t.state == TrialState.COMPLETE])
-        out.append(hypervolume(F, ref) / best if len(F) else 0.0)
-    study.close()
-    return out
+    return _guided_hypervolumes("bits", space, fn, ("avg_bits", "error"), seed, budgets, ref, hypervolume(front, ref))
 
 
 def run_quality(task: tuple[str, str, int, list[int]]) -> list[float]:
@@ -277,11 +284,7 @@ def run_chain(task: tuple[str, str, int, list[int]]) -> list[float]:
     """The chain problem: keep a subset of 24 blocks (``Subset``, 1..24 kept: 16.8 million
     configurations, too many to enumerate) minimising (blocks kept, error); hypervolume with
     the reference point (25, 1.1 x the error of the best single block) over the exact front's."""
-    from paretoforge.evaluators.base import FunctionEvaluator
-    from paretoforge.search.objectives import Objective
     from paretoforge.search.pareto import hypervolume
-    from paretoforge.search.study import Study
-    from paretoforge.search.trial import TrialState
     from paretoforge.spaces import Space, Subset
 
     _, _, seed, budgets = task
@@ -293,18 +296,7 @@ def run_chain(task: tuple[str, str, int, list[int]]) -> list[float]:
     def fn(config: dict[str, Any]) -> dict[str, float]:
         return {"kept": float(len(config["keep"])), "error": chain_error(config["keep"], w, v)}
 
-    study = Study(f"chain-{seed}", space, FunctionEvaluator(fn, ("kept", "error")),
-                  [Objective("kept", "minimize"), Objective("error", "minimize")], optimizer="guided",
-                  storage=None, seed=seed, batch_size=1)
-    study.optimize(timeout=None, n_evaluations=max(budgets))
-    sent = sorted(study.trials, key=lambda t: t.number)[: max(budgets)]
-    best = hypervolume(front, ref)
-    out = []
-    for b in budgets:
-        F = np.array([[t.metrics["kept"], t.metrics["error"]] for t in sent[:b] if t.state == TrialState.COMPLETE])
-        out.append(hypervolume(F, ref) / best if len(F) else 0.0)
-    study.close()
-    return out
+    return _guided_hypervolumes("chain", space, fn, ("kept", "error"), seed, budgets, ref, hypervolume(front, ref))
 
 
 def main() -> None:
