@@ -519,6 +519,15 @@ def test_budget_pool_is_feasible_and_moves_along_the_budget() -> None:
         r = np.array([rank[b] for b in c["bits"]])
         swaps += any(sorted((r - p)[r != p].tolist()) == [-1, 1] for p in parents)
     assert swaps >= 200  # 66 without the swap moves
+    # a budget that random points rarely meet: repairs bring the feasible rows to a quarter
+    tight = Space([ChoiceSequence("bits", 16, levels, ordered=True)], constraints=[BudgetConstraint("bits", 16 * 3)],
+                  costs={"bits": lambda c: float(sum(c["bits"]))}, name="tight")
+    U = np.random.default_rng(1).random((400, tight.unit_dim))
+    assert tight.feasible_unit(U).sum() < 40
+    V, XV = create_optimizer("guided", tight, ["bits", "error"], seed=0)._feasible_rows(U)
+    feasible = tight.decode_unit(V)
+    assert len(V) >= 100 and all(tight.is_feasible(c) for c in feasible)
+    np.testing.assert_array_equal(XV, tight.encode_many(feasible))
 
 
 def test_subset_pool_swaps_adds_and_drops_members() -> None:

@@ -689,19 +689,21 @@ class PredictorGuided(Optimizer):
         return _UnitRows(space, U[keep]), X[keep]
 
     #: infeasible rows of a unit-cube pool that are repaired per call (the first ones: the best
-    #: results' neighbours); the others are dropped
+    #: results' neighbours), or more while under a quarter of the rows are feasible; the others
+    #: are dropped
     unit_repairs = 32
 
     def _feasible_rows(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(U, encodings)`` of the rows of a unit-cube matrix that meet the space's constraints
-        (all of them without constraints, in order), followed by up to :attr:`unit_repairs` of
-        the others, repaired by the space (:meth:`Space.from_unit`) and mapped back to the cube."""
+        (all of them without constraints, in order), followed by some of the others, repaired by
+        the space (:meth:`Space.from_unit`) and mapped back to the cube: :attr:`unit_repairs`, or
+        as many as bring the feasible rows to a quarter of ``U`` (a budget few points meet)."""
         space = self.space
         X = space.encode_unit(U, repaired=False)
         if not space.constraints:
             return U, X
         ok = space.feasible_unit(U)
-        bad = np.flatnonzero(~ok)[: self.unit_repairs]
+        bad = np.flatnonzero(~ok)[: max(self.unit_repairs, len(U) // 4 - int(ok.sum()))]
         fixed = [c for c in (space.from_unit(U[i], self.rng) for i in bad) if space.is_feasible(c)]
         if not fixed:
             return U[ok], X[ok]
