@@ -336,7 +336,8 @@ def test_decode_unit_and_feasible_unit_follow_from_unit_before_the_repair(rng: n
     assert mixed.feasible_unit(M).all()
     seqs = Space([ChoiceSequence("solver", 4, [["a"], ["a", "b"], ["a", "b", 3], [True, False, "c", None]]),
                   ChoiceSequence("wbits", 5, [2, 4, 8], ordered=True, skip=True),
-                  ChoiceSequence("act", 3, ["relu", 1, True, 2.5])], name="seqs")
+                  ChoiceSequence("act", 3, ["relu", 1, True, 2.5]), Categorical("flag", ["x", True, 1, None]),
+                  Ordinal("level", [0, False, 2.5])], name="seqs")
     V = rng.random((500, seqs.unit_dim))
     V[:20] = 1.0
     V[20:200] = np.round(V[20:200], 1)
@@ -344,6 +345,8 @@ def test_decode_unit_and_feasible_unit_follow_from_unit_before_the_repair(rng: n
     assert [seqs.key(c) for c in decoded] == [seqs.key(seqs.from_unit(v)) for v in V]  # keys keep True apart from 1
     assert {type(x) for c in decoded for x in c["solver"]} == {str, int, bool, type(None)}  # True is not 1
     assert {type(x) for c in decoded for x in c["act"]} == {str, int, bool, float}
+    assert {type(c["flag"]) for c in decoded} == {str, bool, int, type(None)}
+    assert {type(c["level"]) for c in decoded} == {int, bool, float}
     space = budget_space()
     U = rng.random((2000, space.unit_dim))
     U[:300, :LAYERS] *= 0.3  # mostly the lowest bits: feasible

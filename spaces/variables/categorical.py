@@ -90,10 +90,15 @@ class Categorical(Variable):
     def flat_params(self) -> list[FlatParam]:
         return [FlatParam(self.name, "cat", choices=self.choices)]
 
-    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+    def _unit_index(self, U: np.ndarray) -> np.ndarray:
         k = len(self.choices)
-        idx = np.minimum((np.clip(U[:, 0], 0.0, 1.0) * k).astype(np.int64), k - 1)
-        return np.eye(k)[idx]
+        return np.minimum((np.clip(np.asarray(U, dtype=float).reshape(-1, 1)[:, 0], 0.0, 1.0) * k).astype(np.int64), k - 1)
+
+    def encode_unit(self, U: np.ndarray) -> np.ndarray:
+        return np.eye(len(self.choices))[self._unit_index(U)]
+
+    def from_unit_many(self, U: np.ndarray) -> list[Any]:
+        return np.array(self.choices, dtype=object)[self._unit_index(U)].tolist()  # JSON scalars, kept as they are
 
     def to_flat(self, value: Any) -> list[Any]:
         return [self.validate(value)]
@@ -147,10 +152,15 @@ class Ordinal(Categorical):
     def flat_params(self) -> list[FlatParam]:
         return [FlatParam(self.name, "int", low=0, high=len(self.choices) - 1)]
 
+    def _unit_index(self, U: np.ndarray) -> np.ndarray:
+        top = len(self.choices) - 1  # an "int" parameter in [0, top], rounded half to even as round()
+        return np.clip(np.rint(np.clip(np.asarray(U, dtype=float).reshape(-1, 1), 0.0, 1.0) * top), 0, top).astype(np.int64)
+
     def encode_unit(self, U: np.ndarray) -> np.ndarray:
-        top = len(self.choices) - 1
-        idx = np.clip(np.rint(np.clip(U[:, :1], 0.0, 1.0) * top), 0, top)
-        return idx / max(top, 1)
+        return self._unit_index(U) / max(len(self.choices) - 1, 1)
+
+    def from_unit_many(self, U: np.ndarray) -> list[Any]:
+        return np.array(self.choices, dtype=object)[self._unit_index(U)[:, 0]].tolist()
 
     def to_flat(self, value: Any) -> list[Any]:
         return [_index(self, self.choices, value)]
