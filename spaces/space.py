@@ -205,23 +205,26 @@ class Space:
         if self.constraints and repaired:
             return None
         U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
-        cols, j = [], 0
-        for v, ps in self._flat:
-            e = v.encode_unit(U[:, j:j + len(ps)])
+        cols = []
+        for v, block in self._unit_blocks(U):
+            e = v.encode_unit(block)
             if e is None:
                 return None
             cols.append(np.asarray(e, dtype=float).reshape(len(U), v.width))
-            j += len(ps)
         return np.hstack(cols)
+
+    def _unit_blocks(self, U: np.ndarray) -> Iterator[tuple[Variable, np.ndarray]]:
+        """Each variable with its columns of the unit-cube matrix ``U`` (one per flat parameter)."""
+        j = 0
+        for v, ps in self._flat:
+            yield v, U[:, j:j + len(ps)]
+            j += len(ps)
 
     def decode_unit(self, U: np.ndarray) -> list[Config]:
         """The configurations the rows of ``U`` stand for before any constraint repairs them
         (``from_unit`` without the repair), all at once (:meth:`Variable.from_unit_many`)."""
         U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
-        cols, j = [], 0
-        for v, ps in self._flat:
-            cols.append(v.from_unit_many(U[:, j:j + len(ps)]))
-            j += len(ps)
+        cols = [v.from_unit_many(block) for v, block in self._unit_blocks(U)]
         names = self.names
         return [dict(zip(names, values)) for values in zip(*cols)] if cols else [{} for _ in range(len(U))]
 
@@ -239,10 +242,7 @@ class Space:
         (:meth:`Variable.spread_unit`): the same configurations, from which a move of one
         coordinate changes a subset's members. Draws from ``rng`` only for such variables."""
         U = np.asarray(U, dtype=float).reshape(-1, self.unit_dim)
-        blocks, j = [], 0
-        for v, ps in self._flat:
-            blocks.append(v.spread_unit(U[:, j:j + len(ps)], rng))
-            j += len(ps)
+        blocks = [v.spread_unit(block, rng) for v, block in self._unit_blocks(U)]
         return np.hstack(blocks) if blocks else U
 
     def to_unit(self, config: Config) -> np.ndarray:

@@ -654,14 +654,15 @@ class PredictorGuided(Optimizer):
             P = space.spread_unit(P, rng)
         cap = min(self._pool_cap(), self.evolve_size)
         # under constraints, k neighbours and k swaps per parent (k = 50 until the cap is small)
-        k = min(50, cap // 20) if space.constraints and d > 1 else 50
+        swaps = bool(space.constraints) and d > 1
+        k = min(50, cap // 20) if swaps else 50
         blocks = []
         for u in P[:10]:
             nb = np.repeat(u[None], 2 * d, axis=0)
             nb[np.arange(0, 2 * d, 2), np.arange(d)] -= step
             nb[np.arange(1, 2 * d, 2), np.arange(d)] += step
             blocks.append(nb[((nb >= 0) & (nb <= 1)).all(1)][:k])
-            if space.constraints and d > 1:  # along a budget: one coordinate up a step, another down
+            if swaps:  # along a budget: one coordinate up a step, another down
                 up = rng.integers(d, size=k)
                 down = (up + rng.integers(1, d, size=k)) % d
                 sw = np.repeat(u[None], k, axis=0)

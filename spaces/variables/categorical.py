@@ -36,6 +36,20 @@ def _lookup(choices: tuple[Any, ...]) -> dict[tuple[bool, Any], int]:
     return out
 
 
+def unit_cells(U: np.ndarray, sizes: Any) -> np.ndarray:
+    """Choice indices of points of the unit interval, as :meth:`FlatParam.from_unit` of a
+    "cat" parameter gives them: the cell of ``[0, 1]`` cut into ``sizes`` equal parts
+    (``sizes`` broadcasts against ``U``)."""
+    return np.minimum((np.clip(U, 0.0, 1.0) * sizes).astype(np.int64), np.asarray(sizes) - 1)
+
+
+def unit_ranks(U: np.ndarray, sizes: Any) -> np.ndarray:
+    """Choice indices as an "int" parameter in ``[0, sizes - 1]`` gives them: the rank rounded
+    half to even, as ``round()``."""
+    top = np.asarray(sizes) - 1
+    return np.clip(np.rint(np.clip(U, 0.0, 1.0) * top), 0, top).astype(np.int64)
+
+
 _PLAIN = (int, str, float, bool, type(None))  # values whose exact match needs no canonical form
 
 
@@ -91,8 +105,7 @@ class Categorical(Variable):
         return [FlatParam(self.name, "cat", choices=self.choices)]
 
     def _unit_index(self, U: np.ndarray) -> np.ndarray:
-        k = len(self.choices)
-        return np.minimum((np.clip(np.asarray(U, dtype=float).reshape(-1, 1)[:, 0], 0.0, 1.0) * k).astype(np.int64), k - 1)
+        return unit_cells(np.asarray(U, dtype=float).reshape(-1), len(self.choices))
 
     def encode_unit(self, U: np.ndarray) -> np.ndarray:
         return np.eye(len(self.choices))[self._unit_index(U)]
@@ -153,14 +166,10 @@ class Ordinal(Categorical):
         return [FlatParam(self.name, "int", low=0, high=len(self.choices) - 1)]
 
     def _unit_index(self, U: np.ndarray) -> np.ndarray:
-        top = len(self.choices) - 1  # an "int" parameter in [0, top], rounded half to even as round()
-        return np.clip(np.rint(np.clip(np.asarray(U, dtype=float).reshape(-1, 1), 0.0, 1.0) * top), 0, top).astype(np.int64)
+        return unit_ranks(np.asarray(U, dtype=float).reshape(-1), len(self.choices))
 
     def encode_unit(self, U: np.ndarray) -> np.ndarray:
-        return self._unit_index(U) / max(len(self.choices) - 1, 1)
-
-    def from_unit_many(self, U: np.ndarray) -> list[Any]:
-        return np.array(self.choices, dtype=object)[self._unit_index(U)[:, 0]].tolist()
+        return (self._unit_index(U) / max(len(self.choices) - 1, 1))[:, None]
 
     def to_flat(self, value: Any) -> list[Any]:
         return [_index(self, self.choices, value)]

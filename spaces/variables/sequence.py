@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .base import ConfigError, FlatParam, Variable, canonical_value
-from .categorical import _check_choices, _index
+from .categorical import _check_choices, _index, unit_cells, unit_ranks
 
 __all__ = ["ChoiceSequence"]
 
@@ -132,12 +132,9 @@ class ChoiceSequence(Variable):
         """Each row's choice index per position, as :meth:`from_flat` of the flat parameters'
         ``from_unit`` gives it: the rank rounded half to even, as ``round()`` (ordered: an "int"
         parameter in [0, n - 1]), or the cell of the unit interval ("cat")."""
-        U = np.clip(np.asarray(U, dtype=float).reshape(-1, self.length), 0.0, 1.0)
+        U = np.asarray(U, dtype=float).reshape(-1, self.length)
         sizes = np.array([len(c) for c in self.position_choices])
-        if self.ordered:
-            top = sizes - 1
-            return np.clip(np.rint(U * top), 0, top).astype(np.int64)
-        return np.minimum((U * sizes).astype(np.int64), sizes - 1)
+        return unit_ranks(U, sizes) if self.ordered else unit_cells(U, sizes)
 
     def from_unit_many(self, U: np.ndarray) -> list[list[Any]]:
         idx = self._unit_index(U)
