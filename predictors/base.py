@@ -92,6 +92,14 @@ class Predictor(ABC):
         """Called by optimizers with the search space before the first fit (e.g. to read the
         per-layer structure of the encoding); the default does nothing."""
 
+    def noise_std(self) -> float:
+        """Standard deviation of a new result around the true value at its point, on the scale
+        of ``y``: the observation noise the model fitted (``predict`` gives the uncertainty of
+        the value itself). ``0`` for predictors without a noise model. An acquisition that
+        scores the results it will see (the ones a front is made of), not the underlying
+        values, adds it to the predictive variance."""
+        return 0.0
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "n_fit": self.n_fit}
 

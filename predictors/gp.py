@@ -327,6 +327,13 @@ class GaussianProcess(Predictor):
         var = self._s2 * np.maximum(st["kdiag"] - st["ss"], 1e-12)
         return self._mu + self._sd * mean, self._sd * np.sqrt(var)
 
+    def noise_std(self) -> float:
+        """The fitted noise (the grid's noise times the closed-form scale ``s2``, plus any
+        jitter the factorisation needed) as a standard deviation of ``y``."""
+        if self.n_fit == 0 or self.hypers is None:
+            return 0.0
+        return float(self._sd * np.sqrt(self._s2 * (self.hypers[2] + self._jitter)))
+
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         if self.hypers is not None:

@@ -462,6 +462,38 @@ def test_unit_cube_pool_is_distinct_unseen_and_encoded_like_its_configurations()
     assert not {space.key(configs[i]) for i in range(len(configs))} & set(keys)
 
 
+def test_the_acquisition_scores_the_result_with_the_fitted_noise() -> None:
+    """With ``observation_noise`` (the default) a candidate's spread is its model's uncertainty
+    plus the fitted noise (in variance), so an evaluated point of a noisy objective keeps the
+    noise's spread; without it, the model's own uncertainty."""
+    space = _toy_space()
+    rng = np.random.default_rng(0)
+
+    def noisy(c: dict) -> dict[str, float]:
+        out = _toy(c)
+        return {"size": out["size"], "err": out["err"] + float(rng.normal(0.0, 0.3))}
+
+    ev = FunctionEvaluator(noisy, metrics=("size", "err"))
+    study = Study("noisy", space, ev, ["size", "err"], optimizer="guided", optimizer_settings={"n_initial": 30},
+                  seed=0, batch_size=30)
+    study.optimize(n_evaluations=30)
+    opt = study.optimizer
+    opt._fit()
+    seen = opt._x([t.config for t in study.trials if t.state == TrialState.COMPLETE])
+    (_, mean, std), = opt._predict_sets(seen)
+    noise = np.array([m.noise_std() for m in opt._models])
+    latent = np.column_stack([m.predict(opt._plain(opt._encode(seen)))[1] for m in opt._models])
+    assert noise[1] > 0.1  # the noisy error's model fitted its noise
+    np.testing.assert_allclose(std, np.sqrt(latent ** 2 + noise ** 2))
+    assert np.all(std[:, 1] >= noise[1] - 1e-12)
+    opt.observation_noise = False
+    (_, mean_off, std_off), = opt._predict_sets(seen)
+    np.testing.assert_allclose(std_off, latent)
+    np.testing.assert_allclose(mean_off, mean)
+    with pytest.raises(ValueError, match="observation_noise"):
+        create_optimizer("guided", space, ["size", "err"], observation_noise="yes")
+
+
 def test_the_studys_reference_point_is_the_acquisitions() -> None:
     """A study's reference point (in the objectives' own directions) reaches the acquisition in
     minimised units; a ``reference_point`` setting of the optimizer wins over it."""

@@ -99,6 +99,21 @@ def test_gp_uncertainty_is_small_at_data_and_large_far_away() -> None:
     assert np.median(s_train) < 0.5 * np.median(s_new)
 
 
+def test_gp_noise_std_measures_the_noise_of_its_targets() -> None:
+    """``noise_std`` is the spread of a new result around the fitted value: near zero for exact
+    targets, of the order of the added noise for noisy ones; predictors without a noise model
+    report 0."""
+    X, y = data(150, seed=3)
+    noise = y.std()
+    noisy = y + np.random.default_rng(0).normal(0.0, noise, len(y))
+    exact = GaussianProcess(seed=0).fit(X, y).noise_std()
+    fitted = GaussianProcess(seed=0).fit(X, noisy).noise_std()
+    assert exact < 0.05 * noise
+    assert 0.4 * noise < fitted < 1.5 * noise
+    assert GaussianProcess(seed=0).noise_std() == 0.0  # not fitted yet
+    assert MLPEnsemble(seed=0, n_members=2, hidden=8, epochs=5).fit(X, y).noise_std() == 0.0
+
+
 def test_sequence_tokens_follow_the_layers() -> None:
     tokens = space_tokens(layer_space())
     # 6 ordered bit positions (1 column each), 4 op positions (3 columns each), act (2 columns)

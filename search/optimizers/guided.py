@@ -140,7 +140,10 @@ class PredictorGuided(Optimizer):
     result also trains the models as up to ``equivalents - 1`` other configurations of its key,
     while the training rows stay under ``equivalent_rows``; ``refine`` (default 1; 0 turns it off),
     ``refine_top`` and ``refine_children``: on a space too large to enumerate, generations of
-    local search on the predictor around the pool's best candidates (:meth:`_refined`)."""
+    local search on the predictor around the pool's best candidates (:meth:`_refined`);
+    ``observation_noise`` (default true): the acquisition scores the result a candidate will
+    get, its predictive spread including the noise the model fitted
+    (:meth:`~paretoforge.predictors.base.Predictor.noise_std`), as a front is made of results."""
 
     name = "guided"
 
@@ -156,7 +159,7 @@ class PredictorGuided(Optimizer):
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
-                 **kwargs) -> None:
+                 observation_noise: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -194,6 +197,9 @@ class PredictorGuided(Optimizer):
         if refine < 0 or refine_top < 1 or refine_children < 1:
             raise ValueError("guided: 'refine' must be >= 0, 'refine_top' and 'refine_children' >= 1")
         self.refine, self.refine_top, self.refine_children = int(refine), int(refine_top), int(refine_children)
+        if not isinstance(observation_noise, bool):
+            raise ValueError(f"guided: 'observation_noise' must be true or false, got {observation_noise!r}")
+        self.observation_noise = observation_noise
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
@@ -564,8 +570,21 @@ class PredictorGuided(Optimizer):
         out = []
         for weight, models in self._model_sets():
             pred = [m.predict(X if full else Xp) for m, full in models]
-            out.append((weight, np.column_stack([p[0] for p in pred]), np.column_stack([p[1] for p in pred])))
+            out.append((weight, np.column_stack([p[0] for p in pred]),
+                        self._result_std(models, np.column_stack([p[1] for p in pred]))))
         return out
+
+    def _result_std(self, models: Sequence[tuple[Predictor, bool]], std: np.ndarray) -> np.ndarray:
+        """Per objective, the spread of the *result* a candidate will get (with
+        ``observation_noise``: the model's uncertainty and its fitted noise, added in variance),
+        else of the underlying value. A front is made of results: on a table whose labels carry
+        noise (training seeds), a candidate's chance to beat the front includes that noise."""
+        if not self.observation_noise:
+            return std
+        noise = np.array([m.noise_std() for m, _ in models])
+        if not np.any(noise > 0):
+            return std
+        return np.sqrt(std * std + noise * noise)
 
     @staticmethod
     def _mixture_mean(sets: Sequence[tuple[float, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -778,7 +797,7 @@ class PredictorGuided(Optimizer):
             for weight, models in self._model_sets():
                 pred = [m.predict_pool(full if f else plain) for m, f in models]  # type: ignore[attr-defined]
                 sets.append((weight, np.column_stack([p[0] for p in pred])[idx],
-                             np.column_stack([p[1] for p in pred])[idx]))
+                             self._result_std(models, np.column_stack([p[1] for p in pred])[idx])))
             return _Rows(self._all, idx), _Rows(self._all_X, idx), sets  # type: ignore[arg-type]
         configs, X = self._pool()
         if not configs:
