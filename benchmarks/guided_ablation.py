@@ -11,6 +11,8 @@ is written to ``<out>``.
     python benchmarks/guided_ablation.py --problem nasbench_graph --seeds 0:60 \\
         --variants '{"defaults": {}, "prefilter 6000": {"prefilter": 6000}}' --processes 16
     python benchmarks/guided_ablation.py --variants variants.json --seeds 60:120 --out ablation.json
+    python benchmarks/guided_ablation.py --problem nasbench201 --optimizer guided-zc --seeds 0:50 \
+        --variants '{"off": {"observation_noise": false}, "on": {"observation_noise": true}}'
 """
 
 from __future__ import annotations
@@ -33,14 +35,17 @@ from quality import machine_info  # noqa: E402
 _LOG: str | None = None
 
 
-def run_variant(task: tuple[str, dict[str, Any], str, int, list[int]]) -> tuple[str, int, list[float], float]:
-    """One study: ``(variant name, settings, problem, seed, budgets)`` -> hypervolume per budget."""
+def run_variant(task: tuple) -> tuple[str, int, list[float], float]:
+    """One study: ``(variant name, settings, problem, seed, budgets[, optimizer label])`` ->
+    hypervolume per budget; the label is one of :data:`predictor_quality.OPTIMIZERS` (default
+    ``guided``; ``guided-zc`` adds the problem's zero-cost proxy)."""
     import predictor_quality as q
     import torch
 
     torch.set_num_threads(1)
-    name, settings, problem_label, seed, budgets = task
-    problem, _, study = q.make_study(problem_label, "guided", seed, settings)
+    name, settings, problem_label, seed, budgets = task[:5]
+    label = task[5] if len(task) > 5 else "guided"
+    problem, _, study = q.make_study(problem_label, label, seed, settings)
     t0 = time.perf_counter()
     study.optimize(timeout=None, n_evaluations=max(budgets))
     seconds = time.perf_counter() - t0
@@ -79,6 +84,8 @@ def summarize(results: list[tuple[str, int, list[float], float]], names: list[st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--problem", default="nasbench_graph")
+    ap.add_argument("--optimizer", default="guided", choices=["guided", "guided-zc", "guided-ref"],
+                    help="guided-zc: with the problem's zero-cost proxy; guided-ref: with its reference point")
     ap.add_argument("--variants", required=True, help="JSON object {name: settings}, or a file holding one")
     ap.add_argument("--seeds", default="0:10", help="a range a:b")
     ap.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100])
@@ -95,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--variants: give a JSON object {name: {setting: value}}; the first is the baseline")
     a, b = (int(x) for x in args.seeds.split(":"))
     names = list(variants)
-    tasks = [(n, variants[n], args.problem, s, args.budgets) for s in range(a, b) for n in names]
+    tasks = [(n, variants[n], args.problem, s, args.budgets, args.optimizer) for s in range(a, b) for n in names]
     log = f"{args.out}.jsonl" if args.out else None
-    print(f"# guided ablation on {args.problem}, seeds {a}..{b - 1}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"# {args.optimizer} ablation on {args.problem}, seeds {a}..{b - 1}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"machine: {machine_info()}")
     t0 = time.perf_counter()
     if args.processes > 1:
@@ -119,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
               + f" | {s['paired'][-1]:+.4f} ± {s['paired_se'][-1]:.4f} | {s['share_at_target']:.0%} |")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"problem": args.problem, "seeds": [a, b], "budgets": args.budgets, "variants": variants,
+            json.dump({"problem": args.problem, "optimizer": args.optimizer, "seeds": [a, b], "budgets": args.budgets,
+                       "variants": variants,
                        "summary": summary, "machine": machine_info()}, f, indent=1)
     return 0
 

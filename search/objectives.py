@@ -15,15 +15,22 @@ _DIRECTIONS = ("minimize", "maximize")
 
 @dataclass(frozen=True)
 class Objective:
-    """A metric to minimise or maximise. ``metric`` defaults to ``name``."""
+    """A metric to minimise or maximise. ``metric`` defaults to ``name``. ``noisy``: the metric is
+    measured with noise (an accuracy after a training run with its seed, a timed latency), so
+    the same configuration may measure differently; acquisitions that model it (the guided
+    optimizer's ``observation_noise: auto``) then score the result a candidate will get, not
+    only its underlying value."""
 
     name: str
     direction: str = "minimize"
     metric: str | None = None
+    noisy: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in _DIRECTIONS:
             raise ConfigError(f"objective '{self.name}': 'direction' is {self.direction!r}; allowed: {list(_DIRECTIONS)}")
+        if not isinstance(self.noisy, bool):
+            raise ConfigError(f"objective '{self.name}': 'noisy' is {self.noisy!r}; allowed: true, false")
 
     @property
     def source(self) -> str:
@@ -35,7 +42,10 @@ class Objective:
         return 1.0 if self.direction == "minimize" else -1.0
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "direction": self.direction, "metric": self.source}
+        out: dict[str, Any] = {"name": self.name, "direction": self.direction, "metric": self.source}
+        if self.noisy:  # only when set, so that studies stored before the flag describe the same
+            out["noisy"] = True
+        return out
 
 
 @dataclass(frozen=True)

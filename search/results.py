@@ -116,6 +116,7 @@ def load_results(storage: str | Storage, name: str | None = None) -> StudyResult
         if record is None:
             names = [s.name for s in store.list_studies()]
             raise ValueError(f"no study named '{name}' in the store; it holds {names}")
-    objectives = [Objective(o["name"], o["direction"], o.get("metric")) for o in record.spec.get("objectives", [])]
+    objectives = [Objective(o["name"], o["direction"], o.get("metric"), bool(o.get("noisy", False)))
+                  for o in record.spec.get("objectives", [])]
     return StudyResults(record.name, objectives, store.get_trials(record.id), record.spec.get("fidelity", 1.0),
                         record.spec.get("reference_point"), record.spec)

@@ -49,7 +49,7 @@ _TOP = {
     "problem": "benchmark problem {name, ...}",
     "space": "{variables: [...]} or {name: <registered space>, ...}",
     "evaluator": "{name: <registered evaluator>, ...} or {factory: 'module:callable', ...}",
-    "objectives": "list of {name, direction, metric}",
+    "objectives": "list of {name, direction, metric, noisy}",
     "constraints": "list of {name, metric, upper, lower}",
     "optimizer": "{name, ...settings}",
     "budget": "{evaluations, seconds, max_failures}",
@@ -152,12 +152,14 @@ class StudySpec:
         for i, o in enumerate(objs):
             o = {"name": o} if isinstance(o, str) else o
             if not isinstance(o, Mapping) or "name" not in o:
-                raise _err(source, f"objectives[{i}]", o, "{name, direction, metric}")
-            bad = [k for k in o if k not in ("name", "direction", "metric")]
+                raise _err(source, f"objectives[{i}]", o, "{name, direction, metric, noisy}")
+            bad = [k for k in o if k not in ("name", "direction", "metric", "noisy")]
             if bad:
-                raise _err(source, f"objectives[{i}]", bad, "keys name, direction, metric")
+                raise _err(source, f"objectives[{i}]", bad, "keys name, direction, metric, noisy")
             if o.get("direction", "minimize") not in ("minimize", "maximize"):
                 raise _err(source, f"objectives[{i}].direction", o.get("direction"), "minimize, maximize")
+            if not isinstance(o.get("noisy", False), bool):
+                raise _err(source, f"objectives[{i}].noisy", o.get("noisy"), "true or false")
             spec.objectives.append(dict(o))
         cons = data.get("constraints", [])
         if not isinstance(cons, list):

@@ -23,6 +23,7 @@ from paretoforge.search.optimizers.acquisition import (
 from paretoforge.search.pareto import hypervolume
 from paretoforge.search.problems import get_problem
 from paretoforge.spaces import Categorical, ChoiceSequence, Space
+from paretoforge.spaces.variables import ConfigError
 
 
 def test_hv_improvement_is_exact() -> None:
@@ -463,9 +464,9 @@ def test_unit_cube_pool_is_distinct_unseen_and_encoded_like_its_configurations()
 
 
 def test_the_acquisition_scores_the_result_with_the_fitted_noise() -> None:
-    """With ``observation_noise`` (the default) a candidate's spread is its model's uncertainty
-    plus the fitted noise (in variance), so an evaluated point of a noisy objective keeps the
-    noise's spread; without it, the model's own uncertainty."""
+    """With ``observation_noise`` a candidate's spread is its model's uncertainty plus the fitted
+    noise (in variance), so an evaluated point of a noisy objective keeps the noise's spread;
+    ``"auto"`` (the default) does so for the objectives marked ``noisy`` only."""
     space = _toy_space()
     rng = np.random.default_rng(0)
 
@@ -473,25 +474,26 @@ def test_the_acquisition_scores_the_result_with_the_fitted_noise() -> None:
         out = _toy(c)
         return {"size": out["size"], "err": out["err"] + float(rng.normal(0.0, 0.3))}
 
-    ev = FunctionEvaluator(noisy, metrics=("size", "err"))
-    study = Study("noisy", space, ev, ["size", "err"], optimizer="guided", optimizer_settings={"n_initial": 30},
-                  seed=0, batch_size=30)
+    objectives = [Objective("size"), Objective("err", noisy=True)]
+    study = Study("noisy", space, FunctionEvaluator(noisy, metrics=("size", "err")), objectives, optimizer="guided",
+                  optimizer_settings={"n_initial": 30}, seed=0, batch_size=30)
     study.optimize(n_evaluations=30)
     opt = study.optimizer
+    assert opt.observation_noise == "auto"
     opt._fit()
     seen = opt._x([t.config for t in study.trials if t.state == TrialState.COMPLETE])
-    (_, mean, std), = opt._predict_sets(seen)
     noise = np.array([m.noise_std() for m in opt._models])
     latent = np.column_stack([m.predict(opt._plain(opt._encode(seen)))[1] for m in opt._models])
-    assert noise[1] > 0.1  # the noisy error's model fitted its noise
-    np.testing.assert_allclose(std, np.sqrt(latent ** 2 + noise ** 2))
-    assert np.all(std[:, 1] >= noise[1] - 1e-12)
-    opt.observation_noise = False
-    (_, mean_off, std_off), = opt._predict_sets(seen)
-    np.testing.assert_allclose(std_off, latent)
-    np.testing.assert_allclose(mean_off, mean)
+    assert noise[1] > 0.1 and noise[0] > 0  # the noisy error's model fitted its noise
+    for setting, covered in (("auto", [False, True]), (True, [True, True]), (False, [False, False])):
+        opt.observation_noise = setting
+        (_, mean, std), = opt._predict_sets(seen)
+        np.testing.assert_allclose(std, np.sqrt(latent ** 2 + (noise * np.array(covered)) ** 2))
+        np.testing.assert_allclose(mean, opt._predict_sets(seen)[0][1])
     with pytest.raises(ValueError, match="observation_noise"):
         create_optimizer("guided", space, ["size", "err"], observation_noise="yes")
+    with pytest.raises(ConfigError, match="noisy"):
+        Objective("err", noisy="yes")  # type: ignore[arg-type]
 
 
 def test_the_studys_reference_point_is_the_acquisitions() -> None:

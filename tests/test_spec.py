@@ -34,6 +34,14 @@ def test_good_spec_parses(tmp_path: Path) -> None:
     assert spec.optimizer == {"name": "random"}
 
 
+def test_a_noisy_objective_reaches_the_study(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD.replace("direction: minimize", "direction: minimize, noisy: true")))
+    assert spec.objectives[1] == {"name": "f2", "direction": "minimize", "noisy": True}
+    study = spec.build(output=str(tmp_path / "out"))
+    assert [o.noisy for o in study.objectives] == [False, True]
+    assert study.spec["objectives"][1]["noisy"] is True and "noisy" not in study.spec["objectives"][0]
+
+
 def test_same_schema_from_python() -> None:
     import yaml
 
@@ -51,6 +59,7 @@ def test_same_schema_from_python() -> None:
         (lambda t: t.replace("budget: {evaluations: 5}", "budget: {trials: 5}"), "budget", "evaluations"),
         (lambda t: t.replace("seed: 3", "seed: three"), "seed", "integer"),
         (lambda t: t.replace("direction: minimize", "direction: down"), "objectives[1].direction", "maximize"),
+        (lambda t: t.replace("direction: minimize", "noisy: sometimes"), "objectives[1].noisy", "true or false"),
         (lambda t: t.replace("name: t\n", ""), "name", "study name"),
     ],
 )

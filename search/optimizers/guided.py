@@ -141,8 +141,9 @@ class PredictorGuided(Optimizer):
     while the training rows stay under ``equivalent_rows``; ``refine`` (default 1; 0 turns it off),
     ``refine_top`` and ``refine_children``: on a space too large to enumerate, generations of
     local search on the predictor around the pool's best candidates (:meth:`_refined`);
-    ``observation_noise`` (default true): the acquisition scores the result a candidate will
-    get, its predictive spread including the noise the model fitted
+    ``observation_noise`` (``"auto"``: for the objectives marked ``noisy``; true: all; false:
+    none): the acquisition scores the result a candidate will get, its predictive spread
+    including the noise the model fitted
     (:meth:`~paretoforge.predictors.base.Predictor.noise_std`), as a front is made of results."""
 
     name = "guided"
@@ -159,7 +160,7 @@ class PredictorGuided(Optimizer):
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
-                 observation_noise: bool = True, **kwargs) -> None:
+                 observation_noise: bool | str = "auto", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -197,8 +198,8 @@ class PredictorGuided(Optimizer):
         if refine < 0 or refine_top < 1 or refine_children < 1:
             raise ValueError("guided: 'refine' must be >= 0, 'refine_top' and 'refine_children' >= 1")
         self.refine, self.refine_top, self.refine_children = int(refine), int(refine_top), int(refine_children)
-        if not isinstance(observation_noise, bool):
-            raise ValueError(f"guided: 'observation_noise' must be true or false, got {observation_noise!r}")
+        if observation_noise not in (True, False, "auto") or not isinstance(observation_noise, (bool, str)):
+            raise ValueError(f"guided: 'observation_noise' must be true, false or 'auto', got {observation_noise!r}")
         self.observation_noise = observation_noise
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
@@ -575,13 +576,15 @@ class PredictorGuided(Optimizer):
         return out
 
     def _result_std(self, models: Sequence[tuple[Predictor, bool]], std: np.ndarray) -> np.ndarray:
-        """Per objective, the spread of the *result* a candidate will get (with
-        ``observation_noise``: the model's uncertainty and its fitted noise, added in variance),
-        else of the underlying value. A front is made of results: on a table whose labels carry
-        noise (training seeds), a candidate's chance to beat the front includes that noise."""
-        if not self.observation_noise:
+        """Per objective, the spread of the *result* a candidate will get: the model's uncertainty
+        and its fitted noise, added in variance, for the objectives that ``observation_noise``
+        covers (``"auto"``: those marked ``noisy``); the underlying value's for the others. A
+        front is made of results: where labels carry noise (training seeds, timings), a
+        candidate's chance to beat the front includes that noise."""
+        if self.observation_noise is False:
             return std
-        noise = np.array([m.noise_std() for m, _ in models])
+        noise = np.array([m.noise_std() if self.observation_noise is True or getattr(o, "noisy", False) else 0.0
+                          for (m, _), o in zip(models, self.objectives)])
         if not np.any(noise > 0):
             return std
         return np.sqrt(std * std + noise * noise)

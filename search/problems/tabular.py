@@ -52,7 +52,10 @@ class TabularProblem(Problem):
 
     @property
     def objectives(self) -> list[Objective]:
-        return [Objective(m, "minimize") for m in self.metric_names]
+        """Minimised and ``noisy``: a table's accuracies come from training runs with their
+        seeds and its latencies from timings, so each entry is one draw around its
+        architecture's value."""
+        return [Objective(m, "minimize", noisy=True) for m in self.metric_names]
 
     def _choices(self) -> dict[str, list[Any]]:
         return {v.name: list(v.choices) for v in self._space}  # type: ignore[attr-defined]
