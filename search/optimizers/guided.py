@@ -72,11 +72,6 @@ def _warp(warp: str | float, y: np.ndarray) -> tuple[np.ndarray, float | None]:
     return np.log(y - c), c
 
 
-#: the GP's noise grid (fractions of its signal variance) for an objective whose fitted noise
-#: enters the acquisition (``observation_noise``); finer than the GP's default, since the value
-#: is then used, not only the fit
-NOISE_GRID = (1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3)
-
 #: ``(weight, means, stds)`` of each model set over a list of candidates
 _Sets = list[tuple[float, np.ndarray, np.ndarray]]
 
@@ -461,13 +456,13 @@ class PredictorGuided(Optimizer):
                 # chosen again once the data grew by 15%, or when a log no longer applies (a new
                 # result at or below zero)
                 if len(y) >= 1.15 * n_at or (warp == "log" and not bool(np.all(y > 0))):
-                    warp = self._choose_warp(Xmp, y, self._settings(j))
+                    warp = self._choose_warp(Xmp, y)
                     self._log_choice[j] = (len(y), warp)
             z, shift = _warp(warp, y)
             if j < len(old_models) and old_logs[j] == warp:
                 model = old_models[j]  # keeps its hyperparameters until the data grew enough
             else:
-                model = _make_predictor(self.predictor_name, self._settings(j), self.seed)
+                model = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
                 model.bind(self.space)
             if dele and low:
                 XL = self._x([o.config for o in low])
@@ -478,7 +473,7 @@ class PredictorGuided(Optimizer):
             if j in self._featured:  # a second model that also sees the features
                 fmodel = old_featured.get(j) if j < len(old_logs) and old_logs[j] == warp else None
                 if fmodel is None:
-                    fmodel = _make_predictor(self.predictor_name, self._settings(j), self.seed)
+                    fmodel = _make_predictor(self.predictor_name, self.predictor_settings, self.seed)
                     fmodel.bind(self.space)
                 self._fmodels[j] = fmodel.fit(Xm, z)
             self._logs.append(warp)
@@ -535,13 +530,12 @@ class PredictorGuided(Optimizer):
         return GaussianProcess(seed=self.seed, weights=(0.0, 0.5, 0.95),
                                length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,)).fit(X, y)
 
-    def _choose_warp(self, X: np.ndarray, y: np.ndarray, settings: dict[str, Any] | None = None) -> str | float:
+    def _choose_warp(self, X: np.ndarray, y: np.ndarray) -> str | float:
         """The output warping with the highest GP evidence (with its Jacobian): the identity,
         ``log y`` (positive objectives) or ``log(y - min + s * range)`` for each ``s`` in
         ``warp_shifts`` (a shifted log spreads out the best values, where the front is)."""
         from ...predictors.gp import GaussianProcess
 
-        settings = self.predictor_settings if settings is None else settings
         cands: list[str | float] = ["id"] + (["log"] if np.all(y > 0) else []) + list(self.warp_shifts)
         if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
             return "log" if np.all(y > 0) and y.max() / y.min() > 5.0 else "id"
@@ -550,7 +544,7 @@ class PredictorGuided(Optimizer):
         best, best_ev = "id", -np.inf
         for warp in cands:
             z, shift = _warp(warp, y)
-            gp = GaussianProcess(seed=self.seed, **settings)
+            gp = GaussianProcess(seed=self.seed, **self.predictor_settings)
             gp.bind(self.space)
             gp.fit(X, z)
             # evidence of standardised targets; undo the standardisation and the log's Jacobian
@@ -581,27 +575,16 @@ class PredictorGuided(Optimizer):
                         self._result_std(models, np.column_stack([p[1] for p in pred]))))
         return out
 
-    def _noisy(self, j: int) -> bool:
-        """Whether ``observation_noise`` covers objective ``j`` (``"auto"``: marked ``noisy``)."""
-        if self.observation_noise == "auto":
-            return bool(getattr(self.objectives[j], "noisy", False))
-        return bool(self.observation_noise)
-
-    def _settings(self, j: int) -> dict[str, Any]:
-        """The predictor settings of objective ``j``: a GP whose fitted noise enters the
-        acquisition (:meth:`_result_std`) picks it from the finer :data:`NOISE_GRID`, unless
-        ``predictor_settings`` names its ``noises``."""
-        if self.predictor_name == "gp" and "noises" not in self.predictor_settings and self._noisy(j):
-            return {**self.predictor_settings, "noises": NOISE_GRID}
-        return self.predictor_settings
-
     def _result_std(self, models: Sequence[tuple[Predictor, bool]], std: np.ndarray) -> np.ndarray:
         """Per objective, the spread of the *result* a candidate will get: the model's uncertainty
         and its fitted noise, added in variance, for the objectives that ``observation_noise``
         covers (``"auto"``: those marked ``noisy``); the underlying value's for the others. A
         front is made of results: where labels carry noise (training seeds, timings), a
         candidate's chance to beat the front includes that noise."""
-        noise = np.array([m.noise_std() if self._noisy(j) else 0.0 for j, (m, _) in enumerate(models)])
+        if self.observation_noise is False:
+            return std
+        noise = np.array([m.noise_std() if self.observation_noise is True or getattr(o, "noisy", False) else 0.0
+                          for (m, _), o in zip(models, self.objectives)])
         if not np.any(noise > 0):
             return std
         return np.sqrt(std * std + noise * noise)
