@@ -11,7 +11,7 @@ is written to ``<out>``.
     python benchmarks/guided_ablation.py --problem nasbench_graph --seeds 0:60 \\
         --variants '{"defaults": {}, "prefilter 6000": {"prefilter": 6000}}' --processes 16
     python benchmarks/guided_ablation.py --variants variants.json --seeds 60:120 --out ablation.json
-    python benchmarks/guided_ablation.py --problem nasbench201 --optimizer guided-zc --seeds 0:50 \
+    python benchmarks/guided_ablation.py --problem nasbench201 --optimizer guided-zc --seeds 0:50 \\
         --variants '{"off": {"observation_noise": false}, "on": {"observation_noise": true}}'
 """
 
