@@ -198,7 +198,7 @@ class PredictorGuided(Optimizer):
         if refine < 0 or refine_top < 1 or refine_children < 1:
             raise ValueError("guided: 'refine' must be >= 0, 'refine_top' and 'refine_children' >= 1")
         self.refine, self.refine_top, self.refine_children = int(refine), int(refine_top), int(refine_children)
-        if observation_noise not in (True, False, "auto") or not isinstance(observation_noise, (bool, str)):
+        if not (isinstance(observation_noise, bool) or observation_noise == "auto"):
             raise ValueError(f"guided: 'observation_noise' must be true, false or 'auto', got {observation_noise!r}")
         self.observation_noise = observation_noise
         self.log_transform = log_transform
