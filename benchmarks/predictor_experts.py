@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guided-evals", type=int, default=100, help="evaluations per guided run")
     ap.add_argument("--evals", type=int, default=200, help="evaluations per run of the other optimizers")
     ap.add_argument("--gp-evals", type=int, default=100,
-                    help="evaluations per run of optuna-gp (its proposals cost about 0.3 s each)")
+                    help="evaluations per run of optuna-gp (its proposals are the slowest)")
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50, 67, 100, 200])
     ap.add_argument("--rows", type=int, default=48, help="calib rows scored per configuration")
     ap.add_argument("--ref", nargs=2, type=float, default=[17.0, 100.0], metavar=("EXPERTS", "PPL"))
