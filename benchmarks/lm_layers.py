@@ -3,7 +3,7 @@
 1. Every subset of the 6 blocks (64, with the empty one) is evaluated on ``--sentences``
    sentences of the corpus's *search* split (embedding fidelity: 1 - mean cosine to the full
    model); the exact front of (kept blocks, cosine error) follows.
-2. Optimizers (``random``, ``nsga2``, ``optuna``) search the same space with ``--budget``
+2. Optimizers (``random``, ``nsga2``, ``optuna``, ``guided``) search the same space with ``--budget``
    evaluations for ``--seeds`` seeds; their evaluations are answered from the table of step 1 (the
    same real measurements), and the hypervolume of their front is divided by the exact front's
    (reference point (6.5, 1.0)).
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--budget", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--optimizers", nargs="+", default=["random", "nsga2", "optuna"])
+    ap.add_argument("--optimizers", nargs="+", default=["random", "nsga2", "optuna", "guided"])
     ap.add_argument("--out")
     args = ap.parse_args()
 
