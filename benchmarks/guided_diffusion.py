@@ -1,18 +1,28 @@
-"""Predictor-guided search on a real compression space: the digits model schedule (OMS-DPM).
+"""Predictor-guided search on real compression spaces of the digits diffusion testbed, side by
+side with the other optimizers.
 
-Which zoo model (small / medium / large denoiser) runs each of the 10 model calls of
-DPM-Solver++(2M); objectives: digits-FD (1,000 samples, search noise seed 0) and summed
-measured latency. Side by side in one run, seeds 0..S-1: our NSGA-II (the settings of
-``studies/diffusion_model_schedule.yaml``), random search and the predictor-guided optimizer
-(defaults). Every configuration sent counts. Hypervolume at the fixed reference point below,
-divided by the hypervolume of the union of every completed evaluation of the run (all
-optimizers and seeds: the best front this run knows of, a lower bound of the true best).
+Two tasks (``--task``):
+
+- ``model_schedule`` (OMS-DPM): which zoo model (small / medium / large denoiser) runs each of
+  the 10 model calls of DPM-Solver++(2M); objectives digits-FD (1,000 samples, search noise
+  seed 0) and summed measured latency. Score: hypervolume at the fixed reference point below,
+  divided by the hypervolume of the union of every completed evaluation of the run (all
+  optimizers and seeds: the best front this run knows of, a lower bound of the true best).
+- ``checkpoint_combination`` (LCSC): coefficients of a linear combination of the 24 saved
+  checkpoints of one training run; one objective, digits-FD (2,000 samples, DPM-Solver++(2M),
+  10 steps). Score: the lowest FD among the configurations sent so far.
+
+Optimizers (``--optimizers``, all six by default, seeds 0..S-1): ``guided`` (defaults), our
+``nsga2`` with the settings of the task's YAML study (seeded with the space's baselines),
+``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and pymoo's NSGA-II
+(``pymoo-nsga2``, population 20). Every configuration sent counts.
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
 a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
 it has measured before from it: this saves GPU time and changes no number.
 
-    python benchmarks/guided_diffusion.py --out guided_diffusion.json             # GPU
+    python benchmarks/guided_diffusion.py --out guided_diffusion.json             # GPU, model schedule
+    python benchmarks/guided_diffusion.py --task checkpoint_combination --out c.json
     python benchmarks/guided_diffusion.py --out /tmp/g.json --cpu-smoke          # CPU, tiny testbed
 """
 
@@ -37,7 +47,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from predictor_experts import CachedEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-YAML = ROOT / "studies" / "diffusion_model_schedule.yaml"
+YAMLS = {"model_schedule": ROOT / "studies" / "diffusion_model_schedule.yaml",
+         "checkpoint_combination": ROOT / "studies" / "diffusion_checkpoint_combination.yaml"}
+#: label -> (optimizer registry name, settings); ``nsga2`` takes the task's YAML settings instead
+LABELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "guided": ("guided", {}),
+    "nsga2": ("nsga2", {}),
+    "random": ("random", {}),
+    "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
+    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
+    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 20}}),
+}
 
 _STATE: dict[str, Any] = {}
 
@@ -47,13 +67,19 @@ def _spec(args: argparse.Namespace):
 
     from paretoforge.search.spec import StudySpec
 
-    d = yaml.safe_load(YAML.read_text())
+    path = YAMLS[args.task]
+    d = yaml.safe_load(path.read_text())
     d["evaluator"]["device"] = args.device
     if args.cpu_smoke:
-        d["space"].update(assets="tiny", latency="params", nfe=4)
         d["evaluator"].update(assets="tiny", n_samples=64, threads=1)
+        d["space"].update(assets="tiny")
         d["optimizer"]["population_size"] = 8
-    return StudySpec.from_dict(d, source=str(YAML))
+        if args.task == "model_schedule":
+            d["space"].update(latency="params", nfe=4)
+        else:
+            d["space"].update(n_checkpoints=8)
+            d["evaluator"].update(nfe=4)
+    return StudySpec.from_dict(d, source=str(path))
 
 
 def _init(args: argparse.Namespace) -> None:
@@ -77,8 +103,11 @@ def run_one(task: tuple[str, int, int]) -> dict[str, Any]:
     label, seed, budget = task
     spec, space, ev = _STATE["spec"], _STATE["space"], _STATE["evaluator"]
     objectives = [Objective(**o) for o in spec.objectives]
-    settings = dict(spec.optimizer) if label == "nsga2" else {"name": label}
-    name = settings.pop("name")
+    if label == "nsga2":
+        settings = dict(spec.optimizer)
+        name = settings.pop("name")
+    else:
+        name, settings = LABELS[label][0], dict(LABELS[label][1])
     opt = create_optimizer(name, space, objectives, seed=seed, **settings)
     t0 = time.perf_counter()
     study = Study(f"{label}-{seed}", space, ev, objectives, optimizer=opt, storage=None, seed=seed, batch_size=1)
@@ -87,11 +116,28 @@ def run_one(task: tuple[str, int, int]) -> dict[str, Any]:
     rows = [[t.metrics[o.source] for o in objectives] if t.state == TrialState.COMPLETE else None
             for t in trials]
     configs = [t.config for t in trials]
-    state = opt.state()
+    state = opt.state() if hasattr(opt, "state") else {}
     study.close()
     return {"optimizer": label, "seed": seed, "points": rows, "configs": configs,
             "seconds": time.perf_counter() - t0,
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
+
+
+def _curves(runs: list[dict[str, Any]], ref: Any, best_hv: float | None) -> list[Any]:
+    """Per run: hypervolume / best after each evaluation (two objectives), or the lowest value
+    so far (one objective); a failed evaluation adds nothing."""
+    import numpy as np
+
+    from paretoforge.search.pareto import hypervolume_history
+
+    out = []
+    for r in runs:
+        F = np.array([p if p is not None else [np.inf] * len(ref) for p in r["points"]], dtype=float)
+        if best_hv is None:
+            out.append(np.minimum.accumulate(np.where(np.isfinite(F[:, 0]), F[:, 0], np.inf)))
+        else:
+            out.append(hypervolume_history(F, ref) / best_hv)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,33 +145,45 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--task", choices=sorted(YAMLS), default="model_schedule")
+    ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=list(LABELS))
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--processes", type=int, default=8)
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50, 67, 100, 200])
     ap.add_argument("--guided-budget", type=int, default=100, help="evaluations per guided run")
+    ap.add_argument("--gp-budget", type=int, default=100,
+                    help="evaluations per optuna-gp run (its proposals are the slowest)")
     ap.add_argument("--reference-point", nargs=2, type=float, default=None,
-                    help="fd, latency_ms (default: 60 and 1.05 x the all-largest schedule's latency)")
+                    help="model schedule: fd, latency_ms (default: 60 and 1.05 x the all-largest schedule's latency)")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, 2 seeds, small budgets")
     args = ap.parse_args(argv)
     if args.cpu_smoke:
-        args.seeds, args.budgets, args.guided_budget, args.device = 2, [8, 16], 12, "cpu"
+        args.seeds, args.budgets, args.guided_budget, args.gp_budget, args.device = 2, [8, 16], 12, 12, "cpu"
     budgets = sorted(set(args.budgets))
-    from paretoforge.search.pareto import hypervolume, hypervolume_history
+    from paretoforge.search.pareto import hypervolume
 
     spec = _spec(args)
     space = spec._space()
-    largest = space.schedule_latency({"models": [space.zoo[-1]] * space.nfe})
-    ref = np.array(args.reference_point or [1000.0 if args.cpu_smoke else 60.0, 1.05 * largest])
+    two = len(spec.objectives) == 2
+    if two:
+        largest = space.schedule_latency({"models": [space.zoo[-1]] * space.nfe})
+        ref = np.array(args.reference_point or [1000.0 if args.cpu_smoke else 60.0, 1.05 * largest])
+    else:
+        ref = np.array([np.inf])
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     import torch
 
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    print(f"# guided vs NSGA-II vs random on the digits model schedule, {date} UTC; {dev}; "
+    print(f"# {', '.join(args.optimizers)} on the digits {args.task}, {date} UTC; {dev}; "
           f"{platform.platform()}; torch {torch.__version__}", flush=True)
-    print(f"zoo latency ms {space.latency_ms}; reference point (fd, latency_ms) {ref.tolist()}", flush=True)
-    tasks = [(o, s, max(budgets) if o != "guided" else args.guided_budget)
-             for o in ("guided", "nsga2", "random") for s in range(args.seeds)]
+    print(f"space {space}" + (f"; zoo latency ms {space.latency_ms}; reference point (fd, latency_ms) {ref.tolist()}"
+                               if two else "; score: lowest FD sent so far"), flush=True)
+
+    def budget_of(o: str) -> int:
+        return args.guided_budget if o == "guided" else args.gp_budget if o == "optuna-gp" else max(budgets)
+
+    tasks = [(o, s, budget_of(o)) for o in args.optimizers for s in range(args.seeds)]
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
     runs = []
@@ -135,39 +193,46 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['optimizer']} seed {r['seed']}: {len(r['points'])} sent, {r['seconds']:.1f} s", flush=True)
     wall = time.perf_counter() - t0
     allpts = np.array([p for r in runs for p in r["points"] if p is not None], dtype=float)
-    best_hv = hypervolume(allpts, ref)
-    if best_hv <= 0:
-        raise SystemExit(f"no evaluation dominates the reference point {ref.tolist()}: pass a larger --reference-point")
+    best_hv = None
+    if two:
+        best_hv = hypervolume(allpts, ref)
+        if best_hv <= 0:
+            raise SystemExit(f"no evaluation dominates the reference point {ref.tolist()}: pass a larger --reference-point")
     table = {}
-    for o in ("guided", "nsga2", "random"):
+    for o in args.optimizers:
         rs = sorted((r for r in runs if r["optimizer"] == o), key=lambda r: r["seed"])
-        hists = []
-        for r in rs:
-            F = np.array([p if p is not None else [np.inf, np.inf] for p in r["points"]], dtype=float)
-            hists.append(hypervolume_history(F, ref) / best_hv)
+        hists = _curves(rs, ref, best_hv)
         row = {}
         for b in budgets:
-            vals = [float(h[min(b, len(h)) - 1]) for h in hists if len(h) >= b]
+            vals = [float(h[b - 1]) for h in hists if len(h) >= b]
             if vals:
                 row[b] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals))
         table[o] = {"row": row, "hists": [h.tolist() for h in hists],
                     "seconds": statistics.fmean(r["seconds"] for r in rs)}
-    print(f"\nbest hypervolume (union of {len(allpts)} completed evaluations): {best_hv:.4f}")
+    if two:
+        print(f"\nbest hypervolume (union of {len(allpts)} completed evaluations): {best_hv:.4f}")
+    else:
+        print(f"\nlowest FD of all {len(allpts)} completed evaluations: {allpts.min():.3f}")
+    fmt = "{:.3f} ± {:.3f}" if two else "{:.2f} ± {:.2f}"
     print("| optimizer | " + " | ".join(f"@{b}" for b in budgets) + " | s/run |")
     print("|---|" + "---:|" * (len(budgets) + 1))
     for o, d in table.items():
-        cells = [f"{d['row'][b][0]:.3f} ± {d['row'][b][1]:.3f}" if b in d["row"] else "" for b in budgets]
+        cells = [fmt.format(*d["row"][b][:2]) if b in d["row"] else "" for b in budgets]
         print(f"| {o} | " + " | ".join(cells) + f" | {d['seconds']:.1f} |")
-    target = table["nsga2"]["row"][max(budgets)][0]
-    g = np.mean(np.array([h for h in table["guided"]["hists"]]), axis=0)
-    reach = next((i + 1 for i, v in enumerate(g) if v >= target), None)
-    print(f"\nNSGA-II mean at {max(budgets)}: {target:.4f}; guided's mean curve reaches it after "
-          f"{reach} evaluations" + (f" ({max(budgets) / reach:.1f}x fewer)" if reach else " (not within its budget)"))
-    per_seed = [next((i + 1 for i, v in enumerate(h) if v >= target), None) for h in table["guided"]["hists"]]
-    print(f"per seed, evaluations for guided to reach it: {per_seed}")
+    reach = per_seed = None
+    if "guided" in table and "nsga2" in table and max(budgets) in table["nsga2"]["row"]:
+        target = table["nsga2"]["row"][max(budgets)][0]
+        better = (lambda v: v >= target) if two else (lambda v: v <= target)
+        g = np.mean(np.array(table["guided"]["hists"]), axis=0)
+        reach = next((i + 1 for i, v in enumerate(g) if better(v)), None)
+        print(f"\nNSGA-II mean at {max(budgets)}: {target:.4f}; guided's mean curve reaches it after "
+              f"{reach} evaluations" + (f" ({max(budgets) / reach:.1f}x fewer)" if reach else " (not within its budget)"))
+        per_seed = [next((i + 1 for i, v in enumerate(h) if better(v)), None) for h in table["guided"]["hists"]]
+        print(f"per seed, evaluations for guided to reach it: {per_seed}")
     print(f"wall time {wall:.0f} s on {args.processes} processes")
-    Path(args.out).write_text(json.dumps({"date": date, "device": dev, "reference_point": ref.tolist(),
-                                          "best_hv": best_hv, "latency_ms": space.latency_ms,
+    Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task,
+                                          "reference_point": ref.tolist() if two else None,
+                                          "best_hv": best_hv, "latency_ms": getattr(space, "latency_ms", None),
                                           "table": {o: {str(b): v for b, v in d["row"].items()} for o, d in table.items()},
                                           "reach": reach, "reach_per_seed": per_seed, "runs": runs,
                                           "argv": sys.argv[1:], "wall_s": wall}, indent=1, default=float))
