@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference-point", nargs=2, type=float, default=None,
                     help="model schedule: fd, latency_ms (default: 60 and 1.05 x the all-largest schedule's latency)")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, 2 seeds, small budgets")
+    ap.add_argument("--from-runs", nargs="+", default=None, metavar="JSONL",
+                    help="build the tables from the runs these files hold (OUT.runs.jsonl of earlier calls) "
+                         "instead of running; the task and reference point must match theirs")
     args = ap.parse_args(argv)
     if args.cpu_smoke:
         args.seeds, args.budgets, args.guided_budget, args.gp_budget, args.device = 2, [8, 16], 12, 12, "cpu"
@@ -183,14 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     def budget_of(o: str) -> int:
         return args.guided_budget if o == "guided" else args.gp_budget if o == "optuna-gp" else max(budgets)
 
-    tasks = [(o, s, budget_of(o)) for o in args.optimizers for s in range(args.seeds)]
     t0 = time.perf_counter()
-    ctx = mp.get_context("spawn")
     runs = []
-    with ctx.Pool(args.processes, initializer=_init, initargs=(args,)) as pool:
-        for r in pool.imap_unordered(run_one, tasks, chunksize=1):
-            runs.append(r)
-            print(f"  {r['optimizer']} seed {r['seed']}: {len(r['points'])} sent, {r['seconds']:.1f} s", flush=True)
+    if args.from_runs:
+        for f in args.from_runs:
+            runs += [r for r in map(json.loads, Path(f).read_text().splitlines()) if r["optimizer"] in args.optimizers]
+        print(f"{len(runs)} runs read from {', '.join(args.from_runs)}", flush=True)
+    else:
+        # the slowest optimizers first, so that they do not finish alone at the end
+        slow = {"optuna-tpe": 0, "optuna-gp": 1}
+        tasks = sorted(((o, s, budget_of(o)) for o in args.optimizers for s in range(args.seeds)),
+                       key=lambda t: slow.get(t[0], 2))
+        ctx = mp.get_context("spawn")
+        # every run is also appended to OUT.runs.jsonl as it ends (--from-runs rebuilds the tables)
+        with ctx.Pool(args.processes, initializer=_init, initargs=(args,)) as pool, \
+                open(args.out + ".runs.jsonl", "w") as log:
+            for r in pool.imap_unordered(run_one, tasks, chunksize=1):
+                runs.append(r)
+                log.write(json.dumps(r, default=float) + "\n")
+                log.flush()
+                print(f"  {r['optimizer']} seed {r['seed']}: {len(r['points'])} sent, {r['seconds']:.1f} s", flush=True)
     wall = time.perf_counter() - t0
     allpts = np.array([p for r in runs for p in r["points"] if p is not None], dtype=float)
     best_hv = None
@@ -201,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     table = {}
     for o in args.optimizers:
         rs = sorted((r for r in runs if r["optimizer"] == o), key=lambda r: r["seed"])
+        if not rs:
+            continue
         hists = _curves(rs, ref, best_hv)
         row = {}
         for b in budgets:
@@ -229,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{reach} evaluations" + (f" ({max(budgets) / reach:.1f}x fewer)" if reach else " (not within its budget)"))
         per_seed = [next((i + 1 for i, v in enumerate(h) if better(v)), None) for h in table["guided"]["hists"]]
         print(f"per seed, evaluations for guided to reach it: {per_seed}")
-    print(f"wall time {wall:.0f} s on {args.processes} processes")
+    if not args.from_runs:
+        print(f"wall time {wall:.0f} s on {args.processes} processes")
     Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task,
                                           "reference_point": ref.tolist() if two else None,
                                           "best_hv": best_hv, "latency_ms": getattr(space, "latency_ms", None),
