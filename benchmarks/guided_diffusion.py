@@ -15,7 +15,8 @@ Two tasks (``--task``):
 Optimizers (``--optimizers``, all six by default, seeds 0..S-1): ``guided`` (defaults), our
 ``nsga2`` with the settings of the task's YAML study (seeded with the space's baselines),
 ``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and pymoo's NSGA-II
-(``pymoo-nsga2``, population 20). Every configuration sent counts.
+(``pymoo-nsga2``, population 20). Every configuration sent counts; a study that stops early
+(its optimizer proposes only configurations already evaluated) keeps its last value up to its budget.
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
 a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
@@ -218,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         rs = sorted((r for r in runs if r["optimizer"] == o), key=lambda r: r["seed"])
         if not rs:
             continue
-        hists = _curves(rs, ref, best_hv)
+        # a study stops early when its optimizer only proposes configurations already evaluated
+        # (Optuna's TPE here): nothing more is sent, so its last value holds up to its budget
+        hists = [np.concatenate([h, np.full(max(budget_of(o) - len(h), 0), h[-1])])
+                 for h in _curves(rs, ref, best_hv)]
         row = {}
         for b in budgets:
             vals = [float(h[b - 1]) for h in hists if len(h) >= b]
