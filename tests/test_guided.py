@@ -596,3 +596,63 @@ def test_subset_pool_swaps_adds_and_drops_members() -> None:
     assert len(one_step) >= 160  # 88 with the scores left at 0 / 1
     assert any(len(q) == len(p) and len(q ^ p) == 2 for q in one_step for p in parents)  # swaps
     assert any(len(q ^ p) == 1 and len(q) > len(p) for q in one_step for p in parents)  # additions
+
+
+def _distinct(space: Space, n: int, seed: int) -> list[dict]:
+    rng, out = np.random.default_rng(seed), {}
+    while len(out) < n:
+        c = space.sample(rng)
+        out.setdefault(space.key(c), c)
+    return list(out.values())
+
+
+def test_initial_configurations_are_sent_first_then_the_design_fills_up() -> None:
+    """``initial``: given configurations first (repaired, de-duplicated), random ones up to
+    ``n_initial``, then guided proposals; more given than ``n_initial`` are all sent before the
+    first fit; ``"space"`` takes the space's ``initial_configs``; a study that resumes sends nothing twice."""
+    from paretoforge.search.trial import Observation
+
+    space = _toy_space()
+    given = _distinct(space, 3, 5)
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=5, initial=given + [given[0]])
+    first = opt.ask(5)
+    assert [space.key(c) for c in first[:3]] == [space.key(c) for c in given]
+    assert len({space.key(c) for c in first}) == 5
+    # the same seed without `initial` draws other configurations
+    plain = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=5).ask(5)
+    assert [space.key(c) for c in plain[:3]] != [space.key(c) for c in given]
+
+    many = _distinct(space, 12, 6)
+    opt = create_optimizer("guided", space, ["size", "err"], seed=1, n_initial=4, initial=many)
+    sent = []
+    for _ in range(3):  # 12 given, 4 per batch: no fit before all 12 are sent
+        batch = opt.ask(4)
+        sent += batch
+        opt.tell([Observation(c, space.key(c), 1.0, np.array(list(_toy(c).values()))) for c in batch])
+    assert [space.key(c) for c in sent] == [space.key(c) for c in many]
+    assert opt.round == 0 and len(opt.ask(2)) == 2 and opt.round == 1
+
+    space.initial_configs = given  # a space's own known-good points, on request
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=5, initial="space")
+    assert [space.key(c) for c in opt.ask(3)] == [space.key(c) for c in given]
+    with pytest.raises(ValueError, match="'initial' is 'best'; allowed: 'space'"):
+        create_optimizer("guided", space, ["size", "err"], seed=0, initial="best")
+    with pytest.raises(ValueError, match="allowed: 'space' \\(for a space with initial_configs\\)"):
+        create_optimizer("guided", _toy_space(), ["size", "err"], seed=0, initial="space")
+
+
+def test_study_with_initial_configurations_resumes_without_repeats(tmp_path: Path) -> None:
+    space = _toy_space()
+    given = _distinct(space, 4, 9)
+    settings = {"n_initial": 6, "initial": given}
+    path = f"sqlite:///{tmp_path / 'init.db'}"
+    full = Study("init", _toy_space(), FunctionEvaluator(_toy), ["size", "err"], optimizer="guided",
+                 optimizer_settings=settings, seed=2).optimize(14)
+    Study("init", _toy_space(), FunctionEvaluator(_toy), ["size", "err"], optimizer="guided",
+          optimizer_settings=settings, seed=2, storage=path).optimize(8)
+    resumed = Study("init", _toy_space(), FunctionEvaluator(_toy), ["size", "err"], optimizer="guided",
+                    optimizer_settings=settings, seed=2, storage=path, resume=True).optimize(14)
+    keys = [t.key for t in sorted(resumed.trials, key=lambda t: t.number)]
+    assert keys[:4] == [space.key(c) for c in given]
+    assert len(set(keys)) == len(keys) == 14
+    assert keys == [t.key for t in sorted(full.trials, key=lambda t: t.number)]

@@ -2,9 +2,10 @@
 
 The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
 
-1. *Initial design*: ``n_initial`` random configurations (or, with ``low_fidelity``, ``n_low``
-   cheap low-fidelity evaluations first, whose non-dominated configurations are then promoted
-   to full fidelity as the initial design).
+1. *Initial design*: the configurations of ``initial`` (e.g. a space's baselines), then random
+   ones up to ``n_initial`` (or, with ``low_fidelity``, ``n_low`` cheap low-fidelity
+   evaluations first, whose non-dominated configurations are then promoted to full fidelity as
+   the initial design).
 2. *Fit*: one predictor per objective on the full-fidelity results (failed ones are left out
    and never proposed again); each objective is modelled under the output warping its
    predictor's marginal likelihood prefers: identity, log (positive objectives) or a shifted log
@@ -130,6 +131,10 @@ class PredictorGuided(Optimizer):
     ``ehvi`` (``"mc"``, ``"exact"``: the closed form for two or three objectives, or ``"auto"``:
     exact for three, Monte Carlo otherwise); ``failure_aversion`` and ``duplicate_aversion``
     (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
+    ``initial``: configurations evaluated first, before the initial design fills up to
+    ``n_initial`` (all of them are sent even when they are more): a list, or ``"space"`` for the
+    space's ``initial_configs`` (known good points such as existing solvers or baselines; unlike
+    NSGA-II, guided takes them only on request);
     ``low_fidelity`` and ``n_low`` for the multi-fidelity start; ``features`` (a name of
     :data:`~paretoforge.search.plugins.FEATURES` or a callable of a list of configurations
     returning an ``(n, k)`` array): signals known without evaluation, e.g. zero-cost proxies;
@@ -156,7 +161,7 @@ class PredictorGuided(Optimizer):
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
                  warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "auto", duplicate_aversion: float = 4.0,
-                 initial_design: str = "random",
+                 initial_design: str = "random", initial: str | Sequence[Config] | None = None,
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
@@ -214,6 +219,19 @@ class PredictorGuided(Optimizer):
         if initial_design not in ("random", "maximin"):
             raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
         self.initial_design = initial_design
+        if isinstance(initial, str):
+            provided = getattr(self.space, "initial_configs", None)
+            if initial != "space" or provided is None:
+                raise ValueError(f"guided: 'initial' is {initial!r}; allowed: 'space' (for a space with "
+                                 "initial_configs) or a list of configurations")
+            initial = provided() if callable(provided) else provided
+        given: list[Config] = []
+        for c in initial or []:
+            c = self.space.validate(self.space.repair(c))
+            if self.space.key(c) not in {self.space.key(g) for g in given}:
+                given.append(c)
+        self._given = given  # proposed first, in order
+        self._n_start = max(self.n_initial, len(given))  # evaluations before the first fit
         if isinstance(features, str):
             from ..plugins import FEATURES
 
@@ -311,12 +329,12 @@ class PredictorGuided(Optimizer):
         if self.low_fidelity is not None and self._n_low_told < self.n_low:
             return out  # wait for the low-fidelity screen before promoting
         n_high = len(self._seen_high)
-        k = min(n - len(out), max(0, self.n_initial - n_high))
+        k = min(n - len(out), max(0, self._n_start - n_high))
         if k:
             out.extend(self._initial(k))
         if len(out) < n and len(self._high) >= 2:
             out.extend(self._guided(n - len(out)))
-        elif len(out) < n and n_high >= self.n_initial:  # too few successes to fit: keep sampling
+        elif len(out) < n and n_high >= self._n_start:  # too few successes to fit: keep sampling
             out.extend(self._initial(n - len(out), promote=False))
         return out
 
@@ -339,7 +357,12 @@ class PredictorGuided(Optimizer):
             self._design = self._maximin_design()
         for _ in range(k):
             cfg = None
-            while promote and self._promoted:
+            while promote and self._given:
+                c = self._given.pop(0)
+                if self.space.key(c) not in self._seen_high:
+                    cfg = c
+                    break
+            while cfg is None and promote and self._promoted:
                 c = self._promoted.pop(0)
                 if self.space.key(c) not in self._seen_high:
                     cfg = c
