@@ -12,11 +12,13 @@ Two tasks (``--task``):
   checkpoints of one training run; one objective, digits-FD (2,000 samples, DPM-Solver++(2M),
   10 steps). Score: the lowest FD among the configurations sent so far.
 
-Optimizers (``--optimizers``, all six by default, seeds 0..S-1): ``guided`` (defaults), our
+Optimizers (``--optimizers``, six by default, seeds 0..S-1): ``guided`` (defaults), our
 ``nsga2`` with the settings of the task's YAML study (seeded with the space's baselines),
 ``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and pymoo's NSGA-II
-(``pymoo-nsga2``, population 20). Every configuration sent counts; a study that stops early
-(its optimizer proposes only configurations already evaluated) keeps its last value up to its budget.
+(``pymoo-nsga2``, population 20); on request also ``guided-initial``: guided with the space's
+baselines sent first (``initial: space``). Every configuration sent counts; a study that stops
+early (its optimizer proposes only configurations already evaluated) keeps its last value up to
+its budget.
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
 a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
@@ -53,6 +55,7 @@ YAMLS = {"model_schedule": ROOT / "studies" / "diffusion_model_schedule.yaml",
 #: label -> (optimizer registry name, settings); ``nsga2`` takes the task's YAML settings instead
 LABELS: dict[str, tuple[str, dict[str, Any]]] = {
     "guided": ("guided", {}),
+    "guided-initial": ("guided", {"initial": "space"}),  # the space's baselines first, like nsga2
     "nsga2": ("nsga2", {}),
     "random": ("random", {}),
     "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--task", choices=sorted(YAMLS), default="model_schedule")
-    ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=list(LABELS))
+    ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=[o for o in LABELS if o != "guided-initial"])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--processes", type=int, default=8)
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                                if two else "; score: lowest FD sent so far"), flush=True)
 
     def budget_of(o: str) -> int:
-        return args.guided_budget if o == "guided" else args.gp_budget if o == "optuna-gp" else max(budgets)
+        return args.guided_budget if o.startswith("guided") else args.gp_budget if o == "optuna-gp" else max(budgets)
 
     t0 = time.perf_counter()
     runs = []
