@@ -41,6 +41,13 @@ def test_hv_improvement_is_exact() -> None:
     # zero spread: the expectation is the improvement of the mean
     rng = np.random.default_rng(0)
     np.testing.assert_allclose(expected_hv_improvement(P, np.zeros_like(P), front, ref, rng), expect)
+    # one objective: the improvement of the best value (front points beyond ref count for nothing)
+    r1 = np.array([2.0])
+    for f1 in (np.zeros((0, 1)), np.array([[1.2], [0.7], [2.5]]), np.array([[3.0]])):
+        p1 = np.array([[0.5], [0.7], [1.0], [1.9], [2.0], [3.5], [-1.0]])
+        base = hypervolume(f1, r1) if len(f1) else 0.0
+        exp1 = [hypervolume(np.vstack([f1, p]), r1) - base if p[0] < r1[0] else 0.0 for p in p1]
+        np.testing.assert_allclose(hv_improvement(p1, f1, r1), exp1, atol=1e-12)
 
 
 def test_three_objective_improvement_equals_moocore() -> None:

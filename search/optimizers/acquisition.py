@@ -1,11 +1,11 @@
 """Hypervolume improvement of candidate points over a front, vectorised for predictor search.
 
-``hv_improvement(P, front, ref)`` is exact and, for two and three objectives, vectorised over all
-candidates: a sweep over the front's staircase for two; for three, the region the front
-dominates cut into at most ``2 n + 1`` disjoint boxes (``_dominated_boxes_3d``), whose overlaps
-with each candidate's box ``[p, ref]`` are subtracted from that box's volume. For more objectives,
-each point is added to the front in moocore's exact hypervolume. ``expected_hv_improvement``
-averages it over Monte-Carlo draws of the predictive distribution (independent normals per
+``hv_improvement(P, front, ref)`` is exact and, for one to three objectives, vectorised over all
+candidates: for one, the improvement of the best value; for two, a sweep over the front's
+staircase; for three, the region the front dominates cut into at most ``2 n + 1`` disjoint boxes
+(``_dominated_boxes_3d``), whose overlaps with each candidate's box ``[p, ref]`` are subtracted
+from that box's volume. For more objectives, each point is added to the front in moocore's
+exact hypervolume. ``expected_hv_improvement`` averages it over Monte-Carlo draws of the predictive distribution (independent normals per
 objective, in a transformed space mapped back by ``inverse``); ``expected_hv_improvement_2d`` is
 its exact closed form for two objectives (identity or shifted-exponential back-transforms), and
 ``expected_hv_improvement_3d`` for three: the expected volume of the candidate's box ``[y, ref]``
@@ -98,6 +98,9 @@ def hv_improvement(P: np.ndarray, front: np.ndarray, ref: np.ndarray, chunk: int
     front = np.asarray(front, dtype=float).reshape(-1, len(ref))
     if len(P) == 0:
         return np.zeros(0)
+    if len(ref) == 1:  # one objective: the improvement of the best value, bounded by ref
+        best = min(float(ref[0]), float(front.min())) if len(front) else float(ref[0])
+        return np.clip(best - P[:, 0], 0.0, None)
     if len(ref) == 2:
         lo, hi, h = _staircase(front, ref)
         width = np.clip(hi[None, :] - np.maximum(lo[None, :], P[:, :1]), 0.0, None)
