@@ -18,6 +18,7 @@ from paretoforge.search.optimizers.acquisition import (
     expected_hv_improvement,
     expected_hv_improvement_2d,
     expected_hv_improvement_3d,
+    expected_improvement_1d,
     hv_improvement,
 )
 from paretoforge.search.pareto import hypervolume
@@ -95,6 +96,23 @@ def test_exact_2d_ehvi_matches_monte_carlo() -> None:
     P = np.array([[0.1, 0.2], [2.0, 2.0]])
     np.testing.assert_allclose(expected_hv_improvement_2d(P, np.zeros_like(P), front, ref),
                                hv_improvement(P, front, ref), atol=1e-9)
+
+
+def test_exact_1d_improvement_matches_monte_carlo() -> None:
+    """One objective: the closed-form expected improvement equals a large Monte-Carlo average
+    (identity and log back-transforms; a front beyond the reference point; an empty front)."""
+    rng = np.random.default_rng(2)
+    mean, std = rng.normal(0.3, 0.3, (6, 1)), rng.uniform(0.05, 0.4, (6, 1))
+    for front, ref in [(rng.random((5, 1)), np.array([1.2])), (np.array([[2.0]]), np.array([0.8])),
+                       (np.zeros((0, 1)), np.array([0.5]))]:
+        for shifts in [(None,), (0.1,), (-0.2,)]:
+            mc = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(1), 200_000,
+                                         _exp_inverse(shifts))
+            np.testing.assert_allclose(expected_improvement_1d(mean, std, front, ref, shifts), mc,
+                                       rtol=0.02, atol=2e-4)
+    P = np.array([[0.1], [2.0]])
+    np.testing.assert_allclose(expected_improvement_1d(P, np.zeros_like(P), np.array([[0.5]]), np.array([1.0])),
+                               [0.4, 0.0], atol=1e-9)
 
 
 def test_exact_3d_ehvi_matches_monte_carlo() -> None:

@@ -5,11 +5,13 @@ candidates: for one, the improvement of the best value; for two, a sweep over th
 staircase; for three, the region the front dominates cut into at most ``2 n + 1`` disjoint boxes
 (``_dominated_boxes_3d``), whose overlaps with each candidate's box ``[p, ref]`` are subtracted
 from that box's volume. For more objectives, each point is added to the front in moocore's
-exact hypervolume. ``expected_hv_improvement`` averages it over Monte-Carlo draws of the predictive distribution (independent normals per
-objective, in a transformed space mapped back by ``inverse``); ``expected_hv_improvement_2d`` is
-its exact closed form for two objectives (identity or shifted-exponential back-transforms), and
-``expected_hv_improvement_3d`` for three: the expected volume of the candidate's box ``[y, ref]``
-less the expected overlap with each dominated box, each a product of 1-D expectations.
+exact hypervolume. ``expected_hv_improvement`` averages it over Monte-Carlo draws of the
+predictive distribution (independent normals per objective, in a transformed space mapped back
+by ``inverse``). Closed forms: ``expected_improvement_1d`` for one objective (expected
+improvement), ``expected_hv_improvement_2d`` for two (identity or shifted-exponential
+back-transforms) and ``expected_hv_improvement_3d`` for three: the expected volume of the
+candidate's box ``[y, ref]`` less the expected overlap with each dominated box, each a product of
+1-D expectations.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 
 from ..pareto import hypervolume, non_dominated
 
-__all__ = ["expected_hv_improvement", "expected_hv_improvement_2d", "expected_hv_improvement_3d", "hv_improvement"]
+__all__ = ["expected_hv_improvement", "expected_hv_improvement_2d", "expected_hv_improvement_3d",
+           "expected_improvement_1d", "hv_improvement"]
 
 
 def _staircase(front: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -162,6 +165,19 @@ def _expected_shortfall(h: np.ndarray, mean: np.ndarray, std: np.ndarray, shift:
         d = (np.log(np.where(hc > 0, hc, 1.0)) - mean) / sd
         val = hc * ndtr(d) - np.exp(np.clip(mean + 0.5 * sd * sd, -700, 700)) * ndtr(d - sd)
     return np.where(hc > 0, np.maximum(val, 0.0), 0.0)
+
+
+def expected_improvement_1d(mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,
+                            shifts: Sequence[float | None] = (None,)) -> np.ndarray:
+    """Exact expected improvement for one objective (the one-objective hypervolume improvement),
+    predictions as in :func:`expected_hv_improvement_2d`: ``E[max(0, b - Y)]`` with ``b`` the best
+    value of ``front`` bounded by ``ref``."""
+    mean = np.asarray(mean, dtype=float).reshape(-1, 1)
+    std = np.asarray(std, dtype=float).reshape(-1, 1)
+    ref = np.asarray(ref, dtype=float).reshape(1)
+    front = np.asarray(front, dtype=float).reshape(-1, 1)
+    b = min(float(ref[0]), float(front.min())) if len(front) else float(ref[0])
+    return _expected_shortfall(np.array(b), mean, std, shifts[0])[:, 0]
 
 
 def expected_hv_improvement_2d(mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,

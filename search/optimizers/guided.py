@@ -55,7 +55,13 @@ import numpy as np
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
 from ..trial import Observation, Suggestion
-from .acquisition import expected_hv_improvement, expected_hv_improvement_2d, expected_hv_improvement_3d, hv_improvement
+from .acquisition import (
+    expected_hv_improvement,
+    expected_hv_improvement_2d,
+    expected_hv_improvement_3d,
+    expected_improvement_1d,
+    hv_improvement,
+)
 from .base import Optimizer
 
 __all__ = ["PredictorGuided"]
@@ -128,7 +134,7 @@ class PredictorGuided(Optimizer):
     per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
     False) and ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that
     ``"auto"`` may pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log);
-    ``ehvi`` (``"mc"``, ``"exact"``: the closed form for two or three objectives, or ``"auto"``:
+    ``ehvi`` (``"mc"``, ``"exact"``: the closed form for one to three objectives, or ``"auto"``:
     exact for three, Monte Carlo otherwise); ``failure_aversion`` and ``duplicate_aversion``
     (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
     ``initial``: configurations evaluated first, before the initial design fills up to
@@ -896,8 +902,10 @@ class PredictorGuided(Optimizer):
     def _ehvi(self, mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,
               draws: np.random.Generator) -> np.ndarray:
         """Expected hypervolume improvement of candidates under one model set's predictions:
-        the closed form (``ehvi: exact``, two or three objectives; ``auto``: three) or Monte
+        the closed form (``ehvi: exact``, one to three objectives; ``auto``: three) or Monte
         Carlo with ``draws``."""
+        if self.ehvi == "exact" and len(ref) == 1:
+            return expected_improvement_1d(mean, std, front, ref, self._shifts)
         if self.ehvi == "exact" and len(ref) == 2:
             return expected_hv_improvement_2d(mean, std, front, ref, self._shifts)
         if self.ehvi in ("exact", "auto") and len(ref) == 3:
