@@ -231,13 +231,12 @@ class PredictorGuided(Optimizer):
                 raise ValueError(f"guided: 'initial' is {initial!r}; allowed: 'space' (for a space with "
                                  "initial_configs) or a list of configurations")
             initial = provided() if callable(provided) else provided
-        given: list[Config] = []
+        given: dict[str, Config] = {}
         for c in initial or []:
             c = self.space.validate(self.space.repair(c))
-            if self.space.key(c) not in {self.space.key(g) for g in given}:
-                given.append(c)
-        self._given = given  # proposed first, in order
-        self._n_start = max(self.n_initial, len(given))  # evaluations before the first fit
+            given.setdefault(self.space.key(c), c)
+        self._given = list(given.values())  # proposed first, in order, each key once
+        self._n_start = max(self.n_initial, len(self._given))  # evaluations before the first fit
         if isinstance(features, str):
             from ..plugins import FEATURES
 
