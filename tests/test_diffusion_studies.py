@@ -45,3 +45,26 @@ def test_cpu_study_runs_end_to_end(name, tmp_path):
         url = f"sqlite:///{(tmp_path / (spec.name + '.db')).resolve()}"
         path = export_trial(url, best.number, tmp_path / "best.safetensors", device="cpu")
         assert reproduce(path, "tiny", "cpu")["fd"] == pytest.approx(best.metrics["fd"], rel=1e-5)
+
+
+def test_guided_one_objective_study_starts_from_the_baselines(tmp_path):
+    """Guided on a one-objective diffusion space (checkpoint combination, FD), from YAML with
+    ``initial: space``: the space's baselines are evaluated first, then guided's proposals;
+    every trial completes and none repeats."""
+    import yaml
+
+    from paretoforge.search.spec import StudySpec
+
+    path = STUDIES / "diffusion_checkpoint_combination_cpu.yaml"
+    d = yaml.safe_load(path.read_text())
+    d["optimizer"] = {"name": "guided", "initial": "space", "n_initial": 4}
+    d["batch_size"] = 2
+    spec = StudySpec.from_dict(d, source=str(path))
+    study = spec.build(output=str(tmp_path))
+    baselines = study.space.initial_configs()
+    n = len(baselines) + 4
+    study.optimize(n_evaluations=n)
+    done = sorted(study.results().completed(), key=lambda t: t.number)
+    assert len(done) == n and len({t.key for t in done}) == n
+    assert [t.key for t in done[: len(baselines)]] == [study.space.key(c) for c in baselines]
+    assert study.optimizer.state()["real_evals"] == n and study.optimizer.round > 0
