@@ -26,6 +26,16 @@ import time
 import numpy as np
 import torch
 
+#: label -> (optimizer registry name, settings); "optuna" is Optuna's default sampler (TPE)
+OPTIMIZERS: dict[str, tuple[str, dict]] = {
+    "random": ("random", {}),
+    "nsga2": ("nsga2", {"population_size": 8}),
+    "optuna": ("optuna", {}),
+    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
+    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 8}}),
+    "guided": ("guided", {}),
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,7 +44,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--budget", type=int, default=20)
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--optimizers", nargs="+", default=["random", "nsga2", "optuna", "guided"])
+    ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=list(OPTIMIZERS))
     ap.add_argument("--out")
     args = ap.parse_args()
 
@@ -72,14 +82,15 @@ def main() -> None:
     ratios: dict[str, list[float]] = {}
     for opt in args.optimizers:
         for seed in range(args.seeds):
-            settings = {"population_size": 8} if opt == "nsga2" else {}
-            study = Study(f"{opt}-{seed}", space, lookup, objs, optimizer=opt, optimizer_settings=settings, seed=seed)
+            name, settings = OPTIMIZERS[opt]
+            study = Study(f"{opt}-{seed}", space, lookup, objs, optimizer=name, optimizer_settings=dict(settings),
+                          seed=seed)
             study.optimize(n_evaluations=args.budget)
             Fs = np.array([[t.metrics["n_layers"], t.metrics["cosine_error"]] for t in study.completed_trials()])
             ratios.setdefault(opt, []).append(hypervolume(Fs, ref) / hv_exact)
     print(f"\nhypervolume / exact after {args.budget} of {len(configs)} evaluations ({args.seeds} seeds):")
     for opt, r in ratios.items():
-        print(f"  {opt:<8} mean {statistics.mean(r):.4f}  min {min(r):.4f}  max {max(r):.4f}")
+        print(f"  {opt:<11} mean {statistics.mean(r):.4f}  min {min(r):.4f}  max {max(r):.4f}")
 
     sents = list(parts["search"][: args.sentences])
     influence = block_influence(enc, enc.tokenize(sents, args.max_length))
