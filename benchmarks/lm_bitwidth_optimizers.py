@@ -1,0 +1,114 @@
+"""Six optimizers side by side on the bit-width allocation of all-MiniLM-L6-v2 (a real
+compression space: 36 linear layers, 2 / 3 / 4 / 8 bits each, per-group min-max quantization).
+
+Objectives: average bits per weight and cosine error (1 - mean cosine to full precision) on 48
+sentences of the corpus's search split. Every configuration sent counts; none starts from the
+MILP family (``lm_bitwidth.py`` measures that seeding). Score: hypervolume at the reference point
+(8.5, 1.0), divided by that of the union of every evaluation of the run (all optimizers and seeds:
+the best front this run knows of). Each configuration is evaluated once per process and answered
+from a cache afterwards (the evaluator is deterministic), which changes no number.
+
+    python benchmarks/lm_bitwidth_optimizers.py --seeds 5 --evals 48 --out bits.json   # about 15 min on 2 cores
+    python benchmarks/lm_bitwidth_optimizers.py --seeds 1 --evals 12                   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from predictor_experts import CachedEvaluator  # noqa: E402
+from quality import machine_info  # noqa: E402
+
+#: label -> (optimizer registry name, settings)
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "guided": ("guided", {}),
+    "nsga2": ("nsga2", {"population_size": 16, "initial": []}),
+    "random": ("random", {}),
+    "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
+    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
+    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 16}}),
+}
+REF = np.array([8.5, 1.0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--evals", type=int, default=48, help="evaluations per run")
+    ap.add_argument("--budgets", type=int, nargs="+", default=[12, 24, 48])
+    ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS), default=list(OPTIMIZERS))
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator
+    from paretoforge.search import Objective, Study
+    from paretoforge.search.optimizers import create_optimizer
+    from paretoforge.search.pareto import hypervolume, hypervolume_history
+    from paretoforge.search.trial import TrialState
+    from paretoforge.spaces.quantization import BitWidthSpace
+    from paretoforge.zoo import corpus_split, get_model
+
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    info = machine_info()
+    print(f"# six optimizers on MiniLM bit-widths, {date} UTC; " + ", ".join(f"{k}={v}" for k, v in info.items())
+          + f"; load average {os.getloadavg()}", flush=True)
+    enc = get_model("minilm")
+    space = BitWidthSpace(enc, bits=[2, 3, 4, 8], group_size=64)
+    inner = EmbeddingFidelityEvaluator(enc, corpus_split(0)["search"], n_sentences=48, max_length=48, group_size=64)
+    ev = CachedEvaluator(inner, space)
+    objs = [Objective("avg_bits"), Objective("cosine_error")]
+    budgets = sorted(b for b in set(args.budgets) if b <= args.evals)
+    runs = []
+    t0 = time.perf_counter()
+    for o in args.optimizers:
+        name, settings = OPTIMIZERS[o]
+        for s in range(args.seeds):
+            opt = create_optimizer(name, space, objs, seed=s, **settings)
+            t1 = time.perf_counter()
+            study = Study(f"bits-{o}-{s}", space, ev, objs, optimizer=opt, storage=None, seed=s, batch_size=1)
+            study.optimize(n_evaluations=args.evals)
+            trials = sorted(study.trials, key=lambda t: t.number)[: args.evals]
+            F = np.array([[t.metrics["avg_bits"], t.metrics["cosine_error"]] if t.state == TrialState.COMPLETE
+                          else [np.inf, np.inf] for t in trials])
+            runs.append({"optimizer": o, "seed": s, "F": F.tolist(), "seconds": time.perf_counter() - t1})
+            study.close()
+            print(f"  {o} seed {s}: {len(F)} sent, {runs[-1]['seconds']:.1f} s; real evaluations so far {ev.real} "
+                  f"({ev.seconds:.0f} s)", flush=True)
+    allF = np.vstack([np.asarray(r["F"]) for r in runs])
+    best = hypervolume(allF[np.all(np.isfinite(allF), axis=1)], REF)
+    summary: dict[str, dict[str, Any]] = {}
+    for o in args.optimizers:
+        rs = [r for r in runs if r["optimizer"] == o]
+        for r in rs:
+            h = hypervolume_history(np.asarray(r["F"]), REF) / best
+            r["hv"] = np.concatenate([h, np.full(max(args.evals - len(h), 0), h[-1])]).tolist()
+        row = {"seconds_mean": statistics.fmean(r["seconds"] for r in rs)}
+        for b in budgets:
+            vals = [r["hv"][b - 1] for r in rs]
+            row[f"mean@{b}"], row[f"sd@{b}"] = statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+        summary[o] = row
+    lines = ["| optimizer | " + " | ".join(f"@{b}" for b in budgets) + " | s/run |", "|---|" + "---:|" * (len(budgets) + 1)]
+    for o, row in summary.items():
+        lines.append(f"| {o} | " + " | ".join(f"{row[f'mean@{b}']:.3f} ± {row[f'sd@{b}']:.3f}" for b in budgets)
+                     + f" | {row['seconds_mean']:.1f} |")
+    table = "\n".join(lines)
+    print(f"\n{table}\n\nbest hypervolume (union of all runs): {best:.4f}; {ev.real} distinct configurations "
+          f"evaluated ({ev.seconds:.0f} s); total {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()}")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"date": date, "machine": info, "argv": sys.argv[1:], "ref": REF.tolist(), "best_hv": best,
+                       "summary": summary, "table": table, "runs": runs}, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
