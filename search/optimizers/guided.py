@@ -158,7 +158,7 @@ class PredictorGuided(Optimizer):
     (:meth:`~paretoforge.predictors.base.Predictor.noise_std`), as a front is made of results;
     ``centred_rows`` (default 0): on a unit-cube pool, the fraction of its random rows drawn with
     every coordinate near one random centre per row (normal, sd 0.15), so that sums over many
-    coordinates (average bits, blocks kept) reach their extremes, which independent uniform
+    coordinates (e.g. average bits over layers) reach their extremes, which independent uniform
     coordinates almost never do."""
 
     name = "guided"
