@@ -6,6 +6,7 @@ real vectors, subsets): time per proposal and search quality.
     python benchmarks/guided_composite.py --quality-only --seeds 10
     python benchmarks/guided_composite.py --quality-only --problems chain --seeds 20
     python benchmarks/guided_composite.py --quality-only --problems bits --seeds 40 --processes 2
+    python benchmarks/guided_composite.py --quality-only --guided-settings '{"centred_rows": 0.5}'
 
 **Timing**: guided's median time per proposal (``tell`` one result, ``ask(1)``), holding 200 or
 1,000 results of random configurations, on the repository's own spaces with composite
@@ -36,6 +37,7 @@ To compare two versions of the code, run this script with each on ``PYTHONPATH``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -212,7 +214,7 @@ def bits_front(space: Any, w: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _guided_hypervolumes(name: str, space: Any, fn: Any, metrics: tuple[str, str], seed: int, budgets: list[int],
-                         ref: np.ndarray, best: float) -> list[float]:
+                         ref: np.ndarray, best: float, settings: dict[str, Any]) -> list[float]:
     """One guided study (batch size 1, in-memory store) minimising the two ``metrics`` that
     ``fn`` returns; the hypervolume of the configurations sent after each budget, over ``best``."""
     from paretoforge.evaluators.base import FunctionEvaluator
@@ -222,7 +224,7 @@ def _guided_hypervolumes(name: str, space: Any, fn: Any, metrics: tuple[str, str
     from paretoforge.search.trial import TrialState
 
     study = Study(f"{name}-{seed}", space, FunctionEvaluator(fn, metrics), [Objective(m, "minimize") for m in metrics],
-                  optimizer="guided", storage=None, seed=seed, batch_size=1)
+                  optimizer="guided", optimizer_settings=settings, storage=None, seed=seed, batch_size=1)
     study.optimize(timeout=None, n_evaluations=max(budgets))
     sent = sorted(study.trials, key=lambda t: t.number)[: max(budgets)]
     out = []
@@ -233,14 +235,14 @@ def _guided_hypervolumes(name: str, space: Any, fn: Any, metrics: tuple[str, str
     return out
 
 
-def run_bits(task: tuple[str, str, int, list[int]]) -> list[float]:
+def run_bits(task: tuple[str, str, int, list[int], dict[str, Any]]) -> list[float]:
     """The bits problem: a bit-width allocation under an average-bits budget (a constraint the
     space meets by repair; 16.8 million allocations, too many to enumerate) minimising (average
     bits, error); hypervolume with the reference point (budget + 0.25, 1.1 x the error at 2 bits
     everywhere) over the exact front's."""
     from paretoforge.search.pareto import hypervolume
 
-    _, _, seed, budgets = task
+    _, _, seed, budgets, settings = task
     space, w, v = bits_instance()
     front = bits_front(space, w, v)
     ref = np.array([BITS_BUDGET + 0.25, 1.1 * front[0, 1]])
@@ -248,10 +250,11 @@ def run_bits(task: tuple[str, str, int, list[int]]) -> list[float]:
     def fn(config: dict[str, Any]) -> dict[str, float]:
         return {"avg_bits": space.avg_bits(config), "error": bits_error(config["bits"], w, v)}
 
-    return _guided_hypervolumes("bits", space, fn, ("avg_bits", "error"), seed, budgets, ref, hypervolume(front, ref))
+    return _guided_hypervolumes("bits", space, fn, ("avg_bits", "error"), seed, budgets, ref, hypervolume(front, ref),
+                                settings)
 
 
-def run_quality(task: tuple[str, str, int, list[int]]) -> list[float]:
+def run_quality(task: tuple[str, str, int, list[int], dict[str, Any]]) -> list[float]:
     """Normalised hypervolumes after each budget of one guided study."""
     if task[0] == "chain":
         return run_chain(task)
@@ -264,7 +267,7 @@ def run_quality(task: tuple[str, str, int, list[int]]) -> list[float]:
     from paretoforge.search.study import Study
     from paretoforge.search.trial import TrialState
 
-    kind, form, seed, budgets = task
+    kind, form, seed, budgets, settings = task
     space = quality_space(form)
 
     def fn(config: dict[str, Any]) -> dict[str, float]:
@@ -275,7 +278,7 @@ def run_quality(task: tuple[str, str, int, list[int]]) -> list[float]:
     ref = np.asarray(problem.reference_point, dtype=float)
     study = Study(f"{kind}-{form}-{seed}", space, FunctionEvaluator(fn, ("f1", "f2")),
                   [Objective("f1", "minimize"), Objective("f2", "minimize")], optimizer="guided",
-                  storage=None, seed=seed, batch_size=1)
+                  optimizer_settings=settings, storage=None, seed=seed, batch_size=1)
     study.optimize(timeout=None, n_evaluations=max(budgets))
     sent = sorted(study.trials, key=lambda t: t.number)[: max(budgets)]
     out = []
@@ -286,14 +289,14 @@ def run_quality(task: tuple[str, str, int, list[int]]) -> list[float]:
     return out
 
 
-def run_chain(task: tuple[str, str, int, list[int]]) -> list[float]:
+def run_chain(task: tuple[str, str, int, list[int], dict[str, Any]]) -> list[float]:
     """The chain problem: keep a subset of 24 blocks (``Subset``, 1..24 kept: 16.8 million
     configurations, too many to enumerate) minimising (blocks kept, error); hypervolume with
     the reference point (25, 1.1 x the error of the best single block) over the exact front's."""
     from paretoforge.search.pareto import hypervolume
     from paretoforge.spaces import Space, Subset
 
-    _, _, seed, budgets = task
+    _, _, seed, budgets, settings = task
     w, v = chain_weights()
     front = chain_front(w, v)
     ref = np.array([CHAIN + 1.0, 1.1 * front[0, 1]])
@@ -302,7 +305,8 @@ def run_chain(task: tuple[str, str, int, list[int]]) -> list[float]:
     def fn(config: dict[str, Any]) -> dict[str, float]:
         return {"kept": float(len(config["keep"])), "error": chain_error(config["keep"], w, v)}
 
-    return _guided_hypervolumes("chain", space, fn, ("kept", "error"), seed, budgets, ref, hypervolume(front, ref))
+    return _guided_hypervolumes("chain", space, fn, ("kept", "error"), seed, budgets, ref, hypervolume(front, ref),
+                                settings)
 
 
 def main() -> None:
@@ -315,6 +319,7 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=1)
     ap.add_argument("--problems", nargs="+", default=["zdt1", "zdt3", "chain", "bits"],
                     choices=["zdt1", "zdt3", "chain", "bits"])
+    ap.add_argument("--guided-settings", default="{}", help="JSON: guided's settings in the quality runs")
     args = ap.parse_args()
     import paretoforge
 
@@ -338,7 +343,8 @@ def main() -> None:
         kinds = [(k, form) for k in args.problems if k in ("zdt1", "zdt3") for form in ("vector", "grid")]
         kinds += [("chain", "subset")] if "chain" in args.problems else []
         kinds += [("bits", "budget")] if "bits" in args.problems else []
-        tasks = [(k, form, s, args.budgets) for k, form in kinds for s in range(args.seeds)]
+        settings = json.loads(args.guided_settings)
+        tasks = [(k, form, s, args.budgets, settings) for k, form in kinds for s in range(args.seeds)]
         t0 = time.perf_counter()
         if args.processes > 1:
             from multiprocessing import get_context
