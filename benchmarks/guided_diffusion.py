@@ -47,21 +47,16 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from optimizer_labels import six_optimizers  # noqa: E402
 from predictor_experts import CachedEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 YAMLS = {"model_schedule": ROOT / "studies" / "diffusion_model_schedule.yaml",
          "checkpoint_combination": ROOT / "studies" / "diffusion_checkpoint_combination.yaml"}
-#: label -> (optimizer registry name, settings); ``nsga2`` takes the task's YAML settings instead
-LABELS: dict[str, tuple[str, dict[str, Any]]] = {
-    "guided": ("guided", {}),
-    "guided-initial": ("guided", {"initial": "space"}),  # the space's baselines first, like nsga2
-    "nsga2": ("nsga2", {}),
-    "random": ("random", {}),
-    "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
-    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
-    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 20}}),
-}
+#: label -> (optimizer registry name, settings); ``nsga2`` takes the task's YAML settings instead;
+#: on request also ``guided-initial``: the space's baselines first, like nsga2
+LABELS = six_optimizers(20)
+LABELS["guided-initial"] = ("guided", {"initial": "space"})
 
 _STATE: dict[str, Any] = {}
 
@@ -138,7 +133,7 @@ def _curves(runs: list[dict[str, Any]], ref: Any, best_hv: float | None) -> list
     for r in runs:
         F = np.array([p if p is not None else [np.inf] * len(ref) for p in r["points"]], dtype=float)
         if best_hv is None:
-            out.append(np.minimum.accumulate(np.where(np.isfinite(F[:, 0]), F[:, 0], np.inf)))
+            out.append(np.minimum.accumulate(F[:, 0]))
         else:
             out.append(hypervolume_history(F, ref) / best_hv)
     return out

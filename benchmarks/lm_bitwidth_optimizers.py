@@ -26,19 +26,15 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from optimizer_labels import six_optimizers  # noqa: E402
 from predictor_experts import CachedEvaluator  # noqa: E402
 from quality import machine_info  # noqa: E402
 
-#: label -> (optimizer registry name, settings)
-OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "guided": ("guided", {}),
-    "guided-centred": ("guided", {"centred_rows": 0.5}),  # on request: half the pool's random rows centred
-    "nsga2": ("nsga2", {"population_size": 16, "initial": []}),
-    "random": ("random", {}),
-    "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
-    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
-    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 16}}),
-}
+#: label -> (optimizer registry name, settings); on request also "guided-centred": half the
+#: pool's random rows centred
+OPTIMIZERS = six_optimizers(16)
+OPTIMIZERS["nsga2"][1]["initial"] = []  # no MILP seeds
+OPTIMIZERS["guided-centred"] = ("guided", {"centred_rows": 0.5})
 REF = np.array([8.5, 1.0])
 
 

@@ -19,22 +19,20 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
 import torch
 
-#: label -> (optimizer registry name, settings); "optuna" is Optuna's default sampler (TPE)
-OPTIMIZERS: dict[str, tuple[str, dict]] = {
-    "random": ("random", {}),
-    "nsga2": ("nsga2", {"population_size": 8}),
-    "optuna": ("optuna", {}),
-    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
-    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 8}}),
-    "guided": ("guided", {}),
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from optimizer_labels import six_optimizers  # noqa: E402
+
+#: label -> (optimizer registry name, settings); "optuna" (the label of earlier results) is TPE
+OPTIMIZERS = {("optuna" if k == "optuna-tpe" else k): v for k, v in six_optimizers(8).items()}
 
 
 def main() -> None:

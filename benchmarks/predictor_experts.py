@@ -39,17 +39,11 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from optimizer_labels import six_optimizers  # noqa: E402
 from quality import machine_info  # noqa: E402
 
-#: label -> (optimizer registry name, optimizer_settings, evaluations per run)
-OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "guided": ("guided", {}),
-    "nsga2": ("nsga2", {"population_size": 20}),
-    "random": ("random", {}),
-    "optuna-tpe": ("optuna", {"sampler": "TPESampler"}),
-    "optuna-gp": ("optuna", {"sampler": "GPSampler"}),
-    "pymoo-nsga2": ("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 20}}),
-}
+#: label -> (optimizer registry name, optimizer_settings)
+OPTIMIZERS = six_optimizers(20)
 
 
 class CachedEvaluator:
