@@ -18,16 +18,14 @@ import argparse
 import datetime as _dt
 import json
 import os
-import statistics
 import sys
 import time
-from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from optimizer_labels import six_optimizers  # noqa: E402
-from predictor_experts import CachedEvaluator  # noqa: E402
+from predictor_experts import CachedEvaluator, summarise  # noqa: E402
 from quality import machine_info  # noqa: E402
 
 #: label -> (optimizer registry name, settings); on request also "guided-centred": half the
@@ -50,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator
     from paretoforge.search import Objective, Study
     from paretoforge.search.optimizers import create_optimizer
-    from paretoforge.search.pareto import hypervolume, hypervolume_history
+    from paretoforge.search.pareto import hypervolume
     from paretoforge.search.trial import TrialState
     from paretoforge.spaces.quantization import BitWidthSpace
     from paretoforge.zoo import corpus_split, get_model
@@ -83,22 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({ev.seconds:.0f} s)", flush=True)
     allF = np.vstack([np.asarray(r["F"]) for r in runs])
     best = hypervolume(allF[np.all(np.isfinite(allF), axis=1)], REF)
-    summary: dict[str, dict[str, Any]] = {}
-    for o in args.optimizers:
-        rs = [r for r in runs if r["optimizer"] == o]
-        for r in rs:
-            h = hypervolume_history(np.asarray(r["F"]), REF) / best
-            r["hv"] = np.concatenate([h, np.full(max(args.evals - len(h), 0), h[-1])]).tolist()
-        row = {"seconds_mean": statistics.fmean(r["seconds"] for r in rs)}
-        for b in budgets:
-            vals = [r["hv"][b - 1] for r in rs]
-            row[f"mean@{b}"], row[f"sd@{b}"] = statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
-        summary[o] = row
-    lines = ["| optimizer | " + " | ".join(f"@{b}" for b in budgets) + " | s/run |", "|---|" + "---:|" * (len(budgets) + 1)]
-    for o, row in summary.items():
-        lines.append(f"| {o} | " + " | ".join(f"{row[f'mean@{b}']:.3f} ± {row[f'sd@{b}']:.3f}" for b in budgets)
-                     + f" | {row['seconds_mean']:.1f} |")
-    table = "\n".join(lines)
+    summary, table = summarise(runs, args.optimizers, budgets, REF, best, fill_to=args.evals)
     print(f"\n{table}\n\nbest hypervolume (union of all runs): {best:.4f}; {ev.real} distinct configurations "
           f"evaluated ({ev.seconds:.0f} s); total {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()}")
     if args.out:

@@ -96,6 +96,38 @@ def run_study(space: Any, evaluator: Any, objectives: list, opt_label: str, seed
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
 
 
+def summarise(runs: list[dict[str, Any]], labels: Sequence[str], budgets: Sequence[int], ref: np.ndarray,
+              best: float, fill_to: int | None = None) -> tuple[dict[str, dict[str, Any]], str]:
+    """Per label: mean and sd over its runs of the hypervolume / ``best`` of the configurations
+    sent (``run["F"]``, minimised) after each budget, and the mean seconds per run; also a
+    markdown table. Each run gets its curve as ``run["hv"]``. With ``fill_to``, a run that
+    stopped early keeps its last value up to that many evaluations; otherwise a budget beyond
+    the shortest run is left out."""
+    from paretoforge.search.pareto import hypervolume_history
+
+    summary: dict[str, dict[str, Any]] = {}
+    for o in labels:
+        rs = [r for r in runs if r["optimizer"] == o]
+        row: dict[str, Any] = {"n_seeds": len(rs), "seconds_mean": statistics.fmean(r["seconds"] for r in rs)}
+        for r in rs:
+            h = hypervolume_history(np.asarray(r["F"]), ref) / best
+            if fill_to is not None:
+                h = np.concatenate([h, np.full(max(fill_to - len(h), 0), h[-1])])
+            r["hv"] = h.tolist()
+        for b in budgets:
+            if b > min(len(r["hv"]) for r in rs):
+                continue
+            vals = [r["hv"][b - 1] for r in rs]
+            row[f"mean@{b}"] = statistics.fmean(vals)
+            row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        summary[o] = row
+    lines = ["| optimizer | " + " | ".join(f"@{b}" for b in budgets) + " | s/run |", "|---|" + "---:|" * (len(budgets) + 1)]
+    for o, row in summary.items():
+        cells = [f"{row[f'mean@{b}']:.3f} ± {row[f'sd@{b}']:.3f}" if f"mean@{b}" in row else "" for b in budgets]
+        lines.append(f"| {o} | " + " | ".join(cells) + f" | {row['seconds_mean']:.1f} |")
+    return summary, "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from paretoforge.evaluators.lm import perplexity_evaluator
     from paretoforge.search import Objective
-    from paretoforge.search.pareto import hypervolume, hypervolume_history, non_dominated
+    from paretoforge.search.pareto import hypervolume, non_dominated
     from paretoforge.spaces.experts import ExpertPruningSpace
 
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
@@ -147,25 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     union = allF[non_dominated(allF)]
     best = hypervolume(union, ref)
     budgets = sorted(set(args.budgets))
-    summary: dict[str, dict[str, Any]] = {}
-    for o in args.optimizers:
-        rs = [r for r in runs if r["optimizer"] == o]
-        row: dict[str, Any] = {"n_seeds": len(rs), "seconds_mean": statistics.fmean(r["seconds"] for r in rs)}
-        for r in rs:
-            r["hv"] = (hypervolume_history(np.asarray(r["F"]), ref) / best).tolist()
-        for b in budgets:
-            if b > min(len(r["hv"]) for r in rs):
-                continue
-            vals = [r["hv"][b - 1] for r in rs]
-            row[f"mean@{b}"] = statistics.fmean(vals)
-            row[f"sd@{b}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        summary[o] = row
-    head = "| optimizer | " + " | ".join(f"@{b}" for b in budgets) + " | s/run |"
-    lines = [head, "|---|" + "---:|" * (len(budgets) + 1)]
-    for o, row in summary.items():
-        cells = [f"{row[f'mean@{b}']:.3f} ± {row[f'sd@{b}']:.3f}" if f"mean@{b}" in row else "" for b in budgets]
-        lines.append(f"| {o} | " + " | ".join(cells) + f" | {row['seconds_mean']:.1f} |")
-    table = "\n".join(lines)
+    summary, table = summarise(runs, args.optimizers, budgets, ref, best)
     print()
     print(table)
     print(f"\nbest hypervolume (union front of all {len(runs)} runs, {len(union)} points): {best:.4f}; "
