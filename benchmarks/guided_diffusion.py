@@ -1,7 +1,7 @@
 """Predictor-guided search on real compression spaces of the digits diffusion testbed, side by
 side with the other optimizers.
 
-Two tasks (``--task``):
+Three tasks (``--task``):
 
 - ``model_schedule`` (OMS-DPM): which zoo model (small / medium / large denoiser) runs each of
   the 10 model calls of DPM-Solver++(2M); objectives digits-FD (1,000 samples, search noise
@@ -11,12 +11,17 @@ Two tasks (``--task``):
 - ``checkpoint_combination`` (LCSC): coefficients of a linear combination of the 24 saved
   checkpoints of one training run; one objective, digits-FD (2,000 samples, DPM-Solver++(2M),
   10 steps). Score: the lowest FD among the configurations sent so far.
+- ``solver_schedule`` (S^3 / USF): the solver decisions of each of the 6 steps (order, prediction
+  type, corrector, timestep) of the large denoiser; one objective, digits-FD of the search noise
+  (``--samples``, default 2,000, noise seed 0: the NFE-6 YAML's space and baselines, a cheaper
+  search objective than its 10,000 x 2). Score: the lowest FD among the configurations sent.
 
 Optimizers (``--optimizers``, six by default, seeds 0..S-1): ``guided`` (defaults), our
 ``nsga2`` with the settings of the task's YAML study (seeded with the space's baselines),
 ``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and pymoo's NSGA-II
 (``pymoo-nsga2``, population 20); on request also ``guided-initial``: guided with the space's
-baselines sent first (``initial: space``). Every configuration sent counts; a study that stops
+baselines sent first (``initial: space``), and ``guided-initial-tr``: the same in a trust region
+(``trust_region: 0.8``). Every configuration sent counts; a study that stops
 early (its optimizer proposes only configurations already evaluated) keeps its last value up to
 its budget.
 
@@ -52,11 +57,14 @@ from predictor_experts import CachedEvaluator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 YAMLS = {"model_schedule": ROOT / "studies" / "diffusion_model_schedule.yaml",
-         "checkpoint_combination": ROOT / "studies" / "diffusion_checkpoint_combination.yaml"}
+         "checkpoint_combination": ROOT / "studies" / "diffusion_checkpoint_combination.yaml",
+         "solver_schedule": ROOT / "studies" / "diffusion_solver_schedule_nfe6.yaml"}
 #: label -> (optimizer registry name, settings); ``nsga2`` takes the task's YAML settings instead;
 #: on request also ``guided-initial``: the space's baselines first, like nsga2
 LABELS = six_optimizers(20)
 LABELS["guided-initial"] = ("guided", {"initial": "space"})
+LABELS["guided-initial-tr"] = ("guided", {"initial": "space", "trust_region": 0.8})
+LABELS["guided-tr"] = ("guided", {"trust_region": 0.8})
 
 _STATE: dict[str, Any] = {}
 
@@ -69,12 +77,18 @@ def _spec(args: argparse.Namespace):
     path = YAMLS[args.task]
     d = yaml.safe_load(path.read_text())
     d["evaluator"]["device"] = args.device
+    if args.task == "solver_schedule":
+        d["evaluator"].update(n_samples=args.samples, noise_seed=0)
     if args.cpu_smoke:
         d["evaluator"].update(assets="tiny", n_samples=64, threads=1)
-        d["space"].update(assets="tiny")
+        if args.task != "solver_schedule":  # the solver space has no assets of its own
+            d["space"].update(assets="tiny")
         d["optimizer"]["population_size"] = 8
         if args.task == "model_schedule":
             d["space"].update(latency="params", nfe=4)
+        elif args.task == "solver_schedule":
+            d["space"].update(nfe=4)
+            d["evaluator"].update(n_samples=64)
         else:
             d["space"].update(n_checkpoints=8)
             d["evaluator"].update(nfe=4)
@@ -145,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--task", choices=sorted(YAMLS), default="model_schedule")
-    ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=[o for o in LABELS if o != "guided-initial"])
+    ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=list(six_optimizers(20)))
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--processes", type=int, default=8)
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50, 67, 100, 200])
@@ -155,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="evaluations per optuna-gp run (its proposals are the slowest)")
     ap.add_argument("--reference-point", nargs=2, type=float, default=None,
                     help="model schedule: fd, latency_ms (default: 60 and 1.05 x the all-largest schedule's latency)")
+    ap.add_argument("--samples", type=int, default=2000,
+                    help="solver schedule: samples per FD evaluation (noise seed 0)")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed, 2 seeds, small budgets")
     ap.add_argument("--from-runs", nargs="+", default=None, metavar="JSONL",
                     help="build the tables from the runs these files hold (OUT.runs.jsonl of earlier calls) "
@@ -194,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         # the slowest optimizers first, so that they do not finish alone at the end
         slow = {"optuna-tpe": 0, "optuna-gp": 1}
-        tasks = sorted(((o, s, budget_of(o)) for o in args.optimizers for s in range(args.seeds)),
+        tasks = sorted(((o, s, budget_of(o)) for o in args.optimizers
+                        for s in range(args.first_seed, args.first_seed + args.seeds)),
                        key=lambda t: slow.get(t[0], 2))
         ctx = mp.get_context("spawn")
         # every run is also appended to OUT.runs.jsonl as it ends (--from-runs rebuilds the tables)

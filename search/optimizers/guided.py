@@ -159,9 +159,17 @@ class PredictorGuided(Optimizer):
     ``centred_rows`` (default 0): on a unit-cube pool, the fraction of its random rows drawn with
     every coordinate near one random centre per row (normal, sd 0.15), so that sums over many
     coordinates (e.g. average bits over layers) reach their extremes, which independent uniform
-    coordinates almost never do."""
+    coordinates almost never do; ``trust_region`` (default 0: off; a side such as 0.8 turns it
+    on): on a unit-cube pool, every candidate lies in a box of that side around one of the best
+    results (TuRBO's trust region: the side doubles after :attr:`tr_successes` proposals in a
+    row that improve the front, halves after ``max(4, ceil(d / 4))`` in a row that do not, and
+    starts again from the initial side when under :attr:`tr_min`), so that a model of few
+    results in many dimensions refines where it is right instead of chasing its uncertainty
+    far away."""
 
     name = "guided"
+    #: trust region: largest and smallest box side (unit cube), improving proposals in a row that double it
+    tr_max, tr_min, tr_successes = 1.6, 0.5**7, 3
 
     def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
                  n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 100_000,
@@ -175,7 +183,8 @@ class PredictorGuided(Optimizer):
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
-                 observation_noise: bool | str = "auto", centred_rows: float = 0.0, **kwargs) -> None:
+                 observation_noise: bool | str = "auto", centred_rows: float = 0.0, trust_region: float = 0.0,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -219,6 +228,13 @@ class PredictorGuided(Optimizer):
         if not 0.0 <= centred_rows <= 1.0:
             raise ValueError(f"guided: 'centred_rows' must be a fraction in [0, 1], got {centred_rows!r}")
         self.centred_rows = float(centred_rows)
+        if isinstance(trust_region, bool) or not 0.0 <= float(trust_region) <= self.tr_max:
+            raise ValueError(f"guided: 'trust_region' must be a box side in (0, {self.tr_max:g}] (0: off), "
+                             f"got {trust_region!r}")
+        self.trust_region = float(trust_region)
+        self._tr_side = self.trust_region  # the box's side now, its run of successes and failures
+        self._tr_succ = self._tr_fail = 0
+        self._tr_fail_tol = max(4, math.ceil(self.space.unit_dim / 4)) if self.trust_region else 0
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
@@ -732,7 +748,14 @@ class PredictorGuided(Optimizer):
         n_mut = int(((r >= 0.25) & (r < 0.6)).sum()) if len(P) else 0
         n_cx = size - n_rand - n_mut
         n_centred = int(round(self.centred_rows * n_rand))
-        blocks.append(rng.random((n_rand - n_centred, d)))
+        centres = self._trust_centres(P) if self.trust_region and len(P) else None
+        if centres is None:
+            blocks.append(rng.random((n_rand - n_centred, d)))
+        else:  # uniform in the trust box of a random centre
+            half = 0.5 * self._tr_side
+            c = centres[rng.integers(len(centres), size=n_rand - n_centred)]
+            lo, hi = np.maximum(c - half, 0.0), np.minimum(c + half, 1.0)
+            blocks.append(lo + rng.random(lo.shape) * (hi - lo))
         if n_centred:  # all coordinates of a row near one random centre: their aggregates spread out
             centre = rng.random((n_centred, 1))
             blocks.append(np.clip(centre + rng.normal(0.0, 0.15, (n_centred, d)), 0.0, 1.0))
@@ -746,9 +769,54 @@ class PredictorGuided(Optimizer):
         if n_cx:
             A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
             blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
-        U, X = self._feasible_rows(np.vstack(blocks))
+        U = np.vstack(blocks)
+        if centres is not None:
+            U = self._in_trust(U, centres)
+        U, X = self._feasible_rows(U)
         keep = self._new_rows(X)
         return _UnitRows(space, U[keep]), X[keep]
+
+    def _trust_centres(self, P: np.ndarray) -> np.ndarray:
+        """Centres of the trust boxes: the unit-cube rows of the parents ``P`` (best first) that
+        are on the first front of the results (one objective: the best one), at most 10."""
+        from ..pareto import non_dominated
+
+        obs = [o for o in self._high.values() if o.violation <= 0] or list(self._high.values())
+        n_front = int(non_dominated(np.stack([o.values for o in obs])).sum()) if self.n_objectives > 1 else 1
+        return P[: max(1, min(n_front, 10, len(P)))]
+
+    def _in_trust(self, U: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """Rows of ``U`` clipped to the trust box (side :attr:`_tr_side`) of their nearest
+        centre (L-infinity distance)."""
+        half = 0.5 * self._tr_side
+        near = np.abs(U[:, None, :] - centres[None, :, :]).max(2).argmin(1)
+        return np.clip(U, centres[near] - half, centres[near] + half)
+
+    def _trust_update(self, o: Observation) -> None:
+        """Grow or shrink the trust box after a guided proposal's result ``o`` (failed: a
+        failure), before ``o`` joins the results."""
+        if not self.trust_region or self._n_high_told <= self._n_start:
+            return
+        better = False
+        if o.ok and self._high:
+            F = np.stack([r.values for r in self._high.values() if r.violation <= 0] or
+                         [r.values for r in self._high.values()])
+            v = np.asarray(o.values, dtype=float)
+            if o.violation <= 0:
+                # improving: no earlier feasible result is as good or better in every objective
+                # (one objective: a relative gain of at least 1e-3)
+                tol = 1e-3 * np.maximum(np.abs(F).max(0), 1e-12)
+                better = not np.any(np.all(F <= v + tol * (self.n_objectives == 1), axis=1))
+        if better:
+            self._tr_succ, self._tr_fail = self._tr_succ + 1, 0
+        else:
+            self._tr_succ, self._tr_fail = 0, self._tr_fail + 1
+        if self._tr_succ >= self.tr_successes:
+            self._tr_side, self._tr_succ = min(2.0 * self._tr_side, self.tr_max), 0
+        elif self._tr_fail >= self._tr_fail_tol:
+            self._tr_side, self._tr_fail = 0.5 * self._tr_side, 0
+            if self._tr_side < self.tr_min:  # collapsed: start again from the initial side
+                self._tr_side = self.trust_region
 
     #: infeasible rows of a unit-cube pool that are repaired per call (the first ones: the best
     #: results' neighbours), or more while under a quarter of the rows are feasible; the others
@@ -987,7 +1055,10 @@ class PredictorGuided(Optimizer):
             move = rng.random(V.shape) < 0.5
             none = np.flatnonzero(~move.any(1))
             move[none, rng.integers(V.shape[1], size=len(none))] = True
-            V, XV = self._feasible_rows(np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0))
+            V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
+            if self.trust_region and self._high:  # children stay in the trust boxes
+                V = self._in_trust(V, self._trust_centres(np.stack([self.space.to_unit(c) for c in self._parents()])))
+            V, XV = self._feasible_rows(V)
             keep = self._new_rows(XV, np.vstack([X, *new_X]))  # children that are no candidate yet
             if not len(keep):
                 break
@@ -1021,6 +1092,7 @@ class PredictorGuided(Optimizer):
             self._mark_seen(o.key)
             self._pending.pop(o.key, None)
             self._n_high_told += 1
+            self._trust_update(o)
             if not o.ok:
                 self._n_failed += 1
                 self._failed_cfg[o.key] = o.config
