@@ -804,9 +804,9 @@ class PredictorGuided(Optimizer):
             v = np.asarray(o.values, dtype=float)
             if o.violation <= 0:
                 # improving: no earlier feasible result is as good or better in every objective
-                # (one objective: a relative gain of at least 1e-3)
-                tol = 1e-3 * np.maximum(np.abs(F).max(0), 1e-12)
-                better = not np.any(np.all(F <= v + tol * (self.n_objectives == 1), axis=1))
+                # (one objective: lower than the best by at least 1e-3 of its magnitude)
+                tol = 1e-3 * np.abs(F.min(0)) if self.n_objectives == 1 else 0.0
+                better = not np.any(np.all(F <= v + tol, axis=1))
         if better:
             self._tr_succ, self._tr_fail = self._tr_succ + 1, 0
         else:
