@@ -721,7 +721,7 @@ def test_trust_region_keeps_the_pool_in_boxes_that_shrink_on_failures_and_grow_o
     of a centre, the best result for one objective; the side halves after
     ``max(4, ceil(d / 4))`` guided results in a row that do not improve, doubles after 3 in a
     row that do, restarts from the initial side once under ``tr_min``; the initial design and
-    0 (off) leave the side alone, and a bad side names the key."""
+    0 (off) leave the side alone; a bad side, or a space without a unit-cube pool, names the key."""
     from paretoforge.search.trial import Observation
 
     space = _sphere_space()
@@ -752,6 +752,8 @@ def test_trust_region_keeps_the_pool_in_boxes_that_shrink_on_failures_and_grow_o
     assert max(np.abs(space.to_unit(rows[i]) - centre).max() for i in range(len(rows))) > 0.5
     with pytest.raises(ValueError, match="'trust_region' must be a box side"):
         create_optimizer("guided", space, ["loss"], seed=0, trust_region=2.0)
+    with pytest.raises(ValueError, match="'trust_region' applies to .* 'toy' has none: it is enumerated"):
+        create_optimizer("guided", _toy_space(), ["size", "err"], seed=0, trust_region=0.5)
 
 
 def test_trust_region_search_beats_random_and_resumes_exactly(tmp_path: Path) -> None:

@@ -235,6 +235,7 @@ class PredictorGuided(Optimizer):
         self._tr_side = self.trust_region  # the box's side now, its run of successes and failures
         self._tr_succ = self._tr_fail = 0
         self._tr_fail_tol = max(4, math.ceil(self.space.unit_dim / 4)) if self.trust_region else 0
+        self._tr_centres: np.ndarray | None = None
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
@@ -329,6 +330,11 @@ class PredictorGuided(Optimizer):
         # pool is built as one matrix (under constraints: its feasible rows, and a few repaired)
         self._unit_pool_ok = (self._all is None and self.features is None and self.space.encode_unit(
             np.full((1, self.space.unit_dim), 0.5), repaired=False) is not None)
+        if self.trust_region and not self._unit_pool_ok:
+            why = (f"it is enumerated ({len(self._all)} configurations <= 'enumerate_limit')" if self._all is not None
+                   else "'features' are set" if self.features is not None else "its variables have no unit-cube form")
+            raise ValueError(f"guided: 'trust_region' applies to a candidate pool built in the unit cube, and space "
+                             f"{self.space.name!r} has none: {why}; remove 'trust_region'")
 
     def use_reference_point(self, reference_point: np.ndarray) -> None:
         """The study's reference point becomes the acquisition's, unless the ``reference_point``
@@ -749,6 +755,7 @@ class PredictorGuided(Optimizer):
         n_cx = size - n_rand - n_mut
         n_centred = int(round(self.centred_rows * n_rand))
         centres = self._trust_centres(P) if self.trust_region and len(P) else None
+        self._tr_centres = centres  # the local search's children stay in the same boxes
         if centres is None:
             blocks.append(rng.random((n_rand - n_centred, d)))
         else:  # uniform in the trust box of a random centre
@@ -1056,8 +1063,8 @@ class PredictorGuided(Optimizer):
             none = np.flatnonzero(~move.any(1))
             move[none, rng.integers(V.shape[1], size=len(none))] = True
             V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
-            if self.trust_region and self._high:  # children stay in the trust boxes
-                V = self._in_trust(V, self._trust_centres(np.stack([self.space.to_unit(c) for c in self._parents()])))
+            if self._tr_centres is not None:  # children stay in the pool's trust boxes
+                V = self._in_trust(V, self._tr_centres)
             V, XV = self._feasible_rows(V)
             keep = self._new_rows(XV, np.vstack([X, *new_X]))  # children that are no candidate yet
             if not len(keep):
