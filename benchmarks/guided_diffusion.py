@@ -16,14 +16,14 @@ Three tasks (``--task``):
   (``--samples``, default 2,000, noise seed 0: the NFE-6 YAML's space and baselines, a cheaper
   search objective than its 10,000 x 2). Score: the lowest FD among the configurations sent.
 
-Optimizers (``--optimizers``, six by default, seeds 0..S-1): ``guided`` (defaults), our
-``nsga2`` with the settings of the task's YAML study (seeded with the space's baselines),
-``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and pymoo's NSGA-II
-(``pymoo-nsga2``, population 20); on request also ``guided-initial``: guided with the space's
-baselines sent first (``initial: space``), and ``guided-initial-tr``: the same in a trust region
-(``trust_region: 0.8``). Every configuration sent counts; a study that stops
-early (its optimizer proposes only configurations already evaluated) keeps its last value up to
-its budget.
+Optimizers (``--optimizers``, six by default; ``--seeds`` seeds from ``--first-seed``):
+``guided`` (defaults), our ``nsga2`` with the settings of the task's YAML study (seeded with the
+space's baselines), ``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and
+pymoo's NSGA-II (``pymoo-nsga2``, population 20); on request also ``guided-initial``: guided with
+the space's baselines sent first (``initial: space``), and ``guided-tr`` / ``guided-initial-tr``:
+the two in a trust region (``trust_region: 0.8``). Every configuration sent counts; a study that
+stops early (its optimizer proposes only configurations already evaluated) keeps its last value
+up to its budget.
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
 a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
@@ -60,7 +60,8 @@ YAMLS = {"model_schedule": ROOT / "studies" / "diffusion_model_schedule.yaml",
          "checkpoint_combination": ROOT / "studies" / "diffusion_checkpoint_combination.yaml",
          "solver_schedule": ROOT / "studies" / "diffusion_solver_schedule_nfe6.yaml"}
 #: label -> (optimizer registry name, settings); ``nsga2`` takes the task's YAML settings instead;
-#: on request also ``guided-initial``: the space's baselines first, like nsga2
+#: on request also ``guided-initial`` (the space's baselines first, like nsga2) and the two in a
+#: trust region
 LABELS = six_optimizers(20)
 LABELS["guided-initial"] = ("guided", {"initial": "space"})
 LABELS["guided-initial-tr"] = ("guided", {"initial": "space", "trust_region": 0.8})
@@ -88,7 +89,6 @@ def _spec(args: argparse.Namespace):
             d["space"].update(latency="params", nfe=4)
         elif args.task == "solver_schedule":
             d["space"].update(nfe=4)
-            d["evaluator"].update(n_samples=64)
         else:
             d["space"].update(n_checkpoints=8)
             d["evaluator"].update(nfe=4)
