@@ -68,3 +68,36 @@ def test_guided_one_objective_study_starts_from_the_baselines(tmp_path):
     assert len(done) == n and len({t.key for t in done}) == n
     assert [t.key for t in done[: len(baselines)]] == [study.space.key(c) for c in baselines]
     assert study.optimizer.state()["real_evals"] == n and study.optimizer.round > 0
+
+
+def test_guided_solver_schedule_study_in_a_trust_region(tmp_path):
+    """The guided solver-schedule study (GPU-sized YAML) on the tiny testbed: the baselines
+    first, then guided proposals in a trust region (each within half the box side of the best
+    result in its continuous coordinates: a categorical coordinate is clipped in the unit cube,
+    and its choice is the bin the clipped value falls in); every trial completes, none repeats."""
+    import numpy as np
+    import yaml
+
+    from paretoforge.search.spec import StudySpec
+
+    path = STUDIES / "diffusion_solver_schedule_guided.yaml"
+    d = yaml.safe_load(path.read_text())
+    assert d["optimizer"] == {"name": "guided", "initial": "space", "trust_region": 0.8}
+    d["space"]["nfe"] = 4
+    d["evaluator"].update(assets="tiny", device="cpu", threads=1, n_samples=64)
+    spec = StudySpec.from_dict(d, source=str(path))
+    study = spec.build(output=str(tmp_path))
+    space, opt = study.space, study.optimizer
+    baselines = space.initial_configs()
+    n = len(baselines) + 3
+    study.optimize(n_evaluations=n)
+    done = sorted(study.results().completed(), key=lambda t: t.number)
+    assert len(done) == n and len({t.key for t in done}) == n
+    assert [t.key for t in done[: len(baselines)]] == [space.key(c) for c in baselines]
+    assert opt.state()["real_evals"] == n and opt.round > 0
+    best = min(done[: len(baselines)], key=lambda t: t.metrics["fd"])
+    half = 0.5 * opt.trust_region + 1e-9
+    first = done[len(baselines)]  # the first guided proposal, drawn around the best baseline
+    real = np.array([p.kind == "float" for p in space.flat_params()])
+    assert real.sum() == 5  # 4 step sizes and the final time
+    assert np.abs(space.to_unit(first.config) - space.to_unit(best.config))[real].max() <= half
