@@ -54,9 +54,11 @@ def test_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     code = (
         "import paretoforge, paretoforge.search, paretoforge.spaces, paretoforge.evaluators, "
         "paretoforge.predictors, paretoforge.kernels, paretoforge.search.cli;"
-        "import importlib.util as u;"
-        "assert u.find_spec('search') is None and u.find_spec('kernels') is None;"
         "print(paretoforge.__file__)"
     )
     out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path)
     assert out.stdout.strip().startswith(str(env_dir))
+    # the wheel installs one top-level name: no generic 'search' or 'kernels' beside it (a
+    # dependency may bring its own, e.g. Hugging Face's 'kernels' distribution with transformers)
+    top = {p.name for p in Path(purelib).iterdir() if (p / "__init__.py").is_file() or p.suffix == ".py"}
+    assert top == {"paretoforge"}, top
