@@ -29,11 +29,12 @@ from predictor_experts import CachedEvaluator, summarise  # noqa: E402
 from quality import machine_info  # noqa: E402
 
 #: label -> (optimizer registry name, settings); on request also "guided-centred": half the
-#: pool's random rows centred, and "guided-tr": the pool in a trust region
+#: pool's random rows centred, "guided-tr": the pool in a trust region, and "guided-tr-centred": both
 OPTIMIZERS = six_optimizers(16)
 OPTIMIZERS["nsga2"][1]["initial"] = []  # no MILP seeds
 OPTIMIZERS["guided-centred"] = ("guided", {"centred_rows": 0.5})
 OPTIMIZERS["guided-tr"] = ("guided", {"trust_region": 0.8})
+OPTIMIZERS["guided-tr-centred"] = ("guided", {"trust_region": 0.8, "centred_rows": 0.5})
 REF = np.array([8.5, 1.0])
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evals", type=int, default=48, help="evaluations per run")
     ap.add_argument("--budgets", type=int, nargs="+", default=[12, 24, 48])
     ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS),
-                    default=[o for o in OPTIMIZERS if o not in ("guided-centred", "guided-tr")])
+                    default=[o for o in OPTIMIZERS if not o.startswith("guided-")])
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator
