@@ -777,3 +777,42 @@ def test_trust_region_search_beats_random_and_resumes_exactly(tmp_path: Path) ->
                     optimizer_settings=settings, seed=3, storage=path, resume=True).optimize(24)
     keys = [t.key for t in sorted(resumed.trials, key=lambda t: t.number)]
     assert len(keys) == 24 and keys == [t.key for t in sorted(full.trials, key=lambda t: t.number)]
+
+
+def test_trust_region_under_a_budget_with_two_objectives() -> None:
+    """Two objectives under a budget: the boxes are centred on the first front (several
+    results); boxes too narrow to move a discrete position are widened for the pool (not in the
+    trust region's state) until they hold new configurations; every pool row meets the budget,
+    and all rows but the few repaired ones lie in a box; a result that an earlier one dominates
+    is a failure."""
+    from paretoforge.search.trial import Observation
+    from paretoforge.spaces import BudgetConstraint
+
+    levels = [2, 3, 4, 8]
+    space = Space([ChoiceSequence("bits", 16, levels, ordered=True)], constraints=[BudgetConstraint("bits", 16 * 4.5)],
+                  costs={"bits": lambda c: float(sum(c["bits"]))}, name="bits")
+    s = np.linspace(1.0, 4.0, 16)
+
+    def f(c: dict) -> np.ndarray:
+        b = np.asarray(c["bits"], dtype=float)
+        return np.array([float(b.sum()), float((s * 4.0 ** (2.0 - b)).sum())])
+
+    opt = create_optimizer("guided", space, ["bits", "error"], seed=0, n_initial=8, trust_region=0.3)
+    for _ in range(6):
+        out = opt.ask(2)
+        assert all(space.is_feasible(c) for c in out)
+        opt.tell([Observation(c, space.key(c), 1.0, f(c)) for c in out])
+    configs, _ = opt._unit_pool()
+    centres = opt._tr_centres
+    assert centres is not None and len(centres) > 1
+    # a side of 0.3 moves no 4-level position (a step is 1/3): this pool's boxes doubled
+    assert opt._tr_side == 0.3 and opt._tr_side_now == pytest.approx(0.6) and len(configs) > 100
+    U = np.stack([space.to_unit(configs[i]) for i in range(len(configs))])
+    assert all(space.is_feasible(configs[i]) for i in range(len(configs)))
+    # boxes of +-0.3 around a level reach at most the next level (1/3 away) once decoded
+    inside = (np.abs(U[:, None, :] - centres[None]).max(2) <= 1.0 / 3.0 + 1e-9).any(1)
+    assert inside.mean() > 0.9
+    side, fails = opt._tr_side, opt._tr_fail
+    worst = {"bits": [8] * 9 + [2] * 7}
+    opt.tell([Observation(worst, space.key(worst), 1.0, np.array([1e3, 1e3]))])
+    assert (opt._tr_fail, opt._tr_succ) == (fails + 1, 0) or opt._tr_side == side / 2

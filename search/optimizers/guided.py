@@ -163,9 +163,10 @@ class PredictorGuided(Optimizer):
     on): on a unit-cube pool, every candidate lies in a box of that side around one of the best
     results (TuRBO's trust region: the side doubles after :attr:`tr_successes` proposals in a
     row that improve the front, halves after ``max(4, ceil(d / 4))`` in a row that do not, and
-    starts again from the initial side when under :attr:`tr_min`), so that a model of few
-    results in many dimensions refines where it is right instead of chasing its uncertainty
-    far away."""
+    starts again from the initial side when under :attr:`tr_min`; a round whose boxes hold no
+    unseen configuration, as when they are narrower than a step of the discrete variables,
+    doubles them for that round), so that a model of few results in many dimensions refines
+    where it is right instead of chasing its uncertainty far away."""
 
     name = "guided"
     #: trust region: largest and smallest box side (unit cube), improving proposals in a row that double it
@@ -236,6 +237,7 @@ class PredictorGuided(Optimizer):
         self._tr_succ = self._tr_fail = 0
         self._tr_fail_tol = max(4, math.ceil(self.space.unit_dim / 4)) if self.trust_region else 0
         self._tr_centres: np.ndarray | None = None
+        self._tr_side_now = self._tr_side
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
@@ -755,14 +757,13 @@ class PredictorGuided(Optimizer):
         n_cx = size - n_rand - n_mut
         n_centred = int(round(self.centred_rows * n_rand))
         centres = self._trust_centres(P) if self.trust_region and len(P) else None
-        self._tr_centres = centres  # the local search's children stay in the same boxes
+        # the local search's children stay in the same boxes; the side of this pool's boxes
+        self._tr_centres, self._tr_side_now = centres, self._tr_side
+        start = sum(len(b) for b in blocks)  # where the random rows begin
         if centres is None:
             blocks.append(rng.random((n_rand - n_centred, d)))
-        else:  # uniform in the trust box of a random centre
-            half = 0.5 * self._tr_side
-            c = centres[rng.integers(len(centres), size=n_rand - n_centred)]
-            lo, hi = np.maximum(c - half, 0.0), np.minimum(c + half, 1.0)
-            blocks.append(lo + rng.random(lo.shape) * (hi - lo))
+        else:
+            blocks.append(self._trust_random(centres, n_rand - n_centred, self._tr_side, rng))
         if n_centred:  # all coordinates of a row near one random centre: their aggregates spread out
             centre = rng.random((n_centred, 1))
             blocks.append(np.clip(centre + rng.normal(0.0, 0.15, (n_centred, d)), 0.0, 1.0))
@@ -776,12 +777,28 @@ class PredictorGuided(Optimizer):
         if n_cx:
             A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
             blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
-        U = np.vstack(blocks)
-        if centres is not None:
-            U = self._in_trust(U, centres)
+        U0 = np.vstack(blocks)
+        U = U0 if centres is None else self._in_trust(U0, centres, self._tr_side)
         U, X = self._feasible_rows(U)
         keep = self._new_rows(X)
+        side = self._tr_side
+        while centres is not None and not len(keep) and side < self.tr_max:
+            # boxes narrower than a step of the discrete variables hold only seen configurations:
+            # this pool's boxes (not the trust region's state) double until they hold new ones
+            side = min(2.0 * side, self.tr_max)
+            U = U0.copy()
+            U[start:start + n_rand - n_centred] = self._trust_random(centres, n_rand - n_centred, side, rng)
+            U, X = self._feasible_rows(self._in_trust(U, centres, side))
+            keep = self._new_rows(X)
+            self._tr_side_now = side
         return _UnitRows(space, U[keep]), X[keep]
+
+    @staticmethod
+    def _trust_random(centres: np.ndarray, n: int, side: float, rng: np.random.Generator) -> np.ndarray:
+        """``n`` rows drawn uniformly in the boxes (side ``side``) of random centres."""
+        c = centres[rng.integers(len(centres), size=n)]
+        lo, hi = np.maximum(c - 0.5 * side, 0.0), np.minimum(c + 0.5 * side, 1.0)
+        return lo + rng.random(lo.shape) * (hi - lo)
 
     def _trust_centres(self, P: np.ndarray) -> np.ndarray:
         """Centres of the trust boxes: the unit-cube rows of the parents ``P`` (best first) that
@@ -792,10 +809,11 @@ class PredictorGuided(Optimizer):
         n_front = int(non_dominated(np.stack([o.values for o in obs])).sum()) if self.n_objectives > 1 else 1
         return P[: max(1, min(n_front, 10, len(P)))]
 
-    def _in_trust(self, U: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        """Rows of ``U`` clipped to the trust box (side :attr:`_tr_side`) of their nearest
-        centre (L-infinity distance)."""
-        half = 0.5 * self._tr_side
+    @staticmethod
+    def _in_trust(U: np.ndarray, centres: np.ndarray, side: float) -> np.ndarray:
+        """Rows of ``U`` clipped to the box (side ``side``) of their nearest centre
+        (L-infinity distance)."""
+        half = 0.5 * side
         near = np.abs(U[:, None, :] - centres[None, :, :]).max(2).argmin(1)
         return np.clip(U, centres[near] - half, centres[near] + half)
 
@@ -1064,7 +1082,7 @@ class PredictorGuided(Optimizer):
             move[none, rng.integers(V.shape[1], size=len(none))] = True
             V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
             if self._tr_centres is not None:  # children stay in the pool's trust boxes
-                V = self._in_trust(V, self._tr_centres)
+                V = self._in_trust(V, self._tr_centres, self._tr_side_now)
             V, XV = self._feasible_rows(V)
             keep = self._new_rows(XV, np.vstack([X, *new_X]))  # children that are no candidate yet
             if not len(keep):
