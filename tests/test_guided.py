@@ -544,6 +544,23 @@ def test_the_studys_reference_point_is_the_acquisitions() -> None:
     assert plain.reference_point is None
 
 
+def _budget_bits() -> tuple[Space, Callable[[dict], np.ndarray]]:
+    """16 positions of 2 / 3 / 4 / 8 bits under an average of 4.5, and (total bits, an error
+    that falls 4x per extra bit, weighted more on later positions)."""
+    from paretoforge.spaces import BudgetConstraint
+
+    space = Space([ChoiceSequence("bits", 16, [2, 3, 4, 8], ordered=True)],
+                  constraints=[BudgetConstraint("bits", 16 * 4.5)], costs={"bits": lambda c: float(sum(c["bits"]))},
+                  name="bits")
+    s = np.linspace(1.0, 4.0, 16)
+
+    def f(c: dict) -> np.ndarray:
+        b = np.asarray(c["bits"], dtype=float)
+        return np.array([float(b.sum()), float((s * 4.0 ** (2.0 - b)).sum())])
+
+    return space, f
+
+
 def test_budget_pool_is_feasible_and_moves_along_the_budget() -> None:
     """Under a budget constraint the pool is a unit-cube matrix too: every candidate meets the
     budget as it is (infeasible rows are dropped, or repaired by the space), its encodings are
@@ -554,13 +571,7 @@ def test_budget_pool_is_feasible_and_moves_along_the_budget() -> None:
     from paretoforge.spaces import BudgetConstraint
 
     levels = [2, 3, 4, 8]
-    space = Space([ChoiceSequence("bits", 16, levels, ordered=True)], constraints=[BudgetConstraint("bits", 16 * 4.5)],
-                  costs={"bits": lambda c: float(sum(c["bits"]))}, name="bits")
-    s = np.linspace(1.0, 4.0, 16)
-
-    def f(c: dict) -> np.ndarray:
-        b = np.asarray(c["bits"], dtype=float)
-        return np.array([float(b.sum()), float((s * 4.0 ** (2.0 - b)).sum())])
+    space, f = _budget_bits()
 
     opt = create_optimizer("guided", space, ["bits", "error"], seed=0, n_initial=8)
     for _ in range(10):
@@ -786,16 +797,8 @@ def test_trust_region_under_a_budget_with_two_objectives() -> None:
     and all rows but the few repaired ones lie in a box; a result that an earlier one dominates
     is a failure."""
     from paretoforge.search.trial import Observation
-    from paretoforge.spaces import BudgetConstraint
 
-    levels = [2, 3, 4, 8]
-    space = Space([ChoiceSequence("bits", 16, levels, ordered=True)], constraints=[BudgetConstraint("bits", 16 * 4.5)],
-                  costs={"bits": lambda c: float(sum(c["bits"]))}, name="bits")
-    s = np.linspace(1.0, 4.0, 16)
-
-    def f(c: dict) -> np.ndarray:
-        b = np.asarray(c["bits"], dtype=float)
-        return np.array([float(b.sum()), float((s * 4.0 ** (2.0 - b)).sum())])
+    space, f = _budget_bits()
 
     opt = create_optimizer("guided", space, ["bits", "error"], seed=0, n_initial=8, trust_region=0.3)
     for _ in range(6):
