@@ -324,6 +324,7 @@ def main() -> None:
                     choices=["zdt1", "zdt3", "chain", "bits"])
     ap.add_argument("--guided-settings", default="{}", help="JSON: guided's settings (timing and quality runs)")
     args = ap.parse_args()
+    settings = json.loads(args.guided_settings)
     import paretoforge
 
     print(f"# guided on composite spaces, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
@@ -340,16 +341,14 @@ def main() -> None:
                  for name in ("solver schedule (nfe 10)", "checkpoint combination (24)")]
         for name, space, m in rows:
             fast = space.encode_unit(np.full((1, space.unit_dim), 0.5), repaired=False) is not None
-            if json.loads(args.guided_settings).get("trust_region") and not fast:
+            if settings.get("trust_region") and not fast:
                 continue  # a trust region needs a unit-cube pool
-            cells = [f"{time_proposals(space, n, n_objectives=m, settings=json.loads(args.guided_settings)):.3f} s"
-                     for n in args.stored]
+            cells = [f"{time_proposals(space, n, n_objectives=m, settings=settings):.3f} s" for n in args.stored]
             print(f"| {name} | {'yes' if fast else 'no'} | " + " | ".join(cells) + " |", flush=True)
     if not args.timing_only:
         kinds = [(k, form) for k in args.problems if k in ("zdt1", "zdt3") for form in ("vector", "grid")]
         kinds += [("chain", "subset")] if "chain" in args.problems else []
         kinds += [("bits", "budget")] if "bits" in args.problems else []
-        settings = json.loads(args.guided_settings)
         tasks = [(k, form, s, args.budgets, settings) for k, form in kinds for s in range(args.seeds)]
         t0 = time.perf_counter()
         if args.processes > 1:
