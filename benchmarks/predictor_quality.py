@@ -48,6 +48,7 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 #: have none, and ``guided-zc`` is ``guided`` there)
 ZERO_COST: dict[str, dict[str, Any]] = {
     "nasbench201": {"features": "nasbench201_synflow", "feature_objectives": ["error"]},
+    "nasbench_graph": {"features": "nasbench_graph_hops", "feature_objectives": ["error"]},
 }
 _COST = {"optuna-gp": 30.0, "optuna-tpe": 10.0, "guided": 5.0, "guided-zc": 6.0, "guided-ref": 5.0}
 

@@ -63,6 +63,7 @@ FEATURES = Registry(
     {
         "nasbench201_synflow": "paretoforge.search.problems.nasbench201_proxies:synflow_features",
         "nasbench201_zero_cost": "paretoforge.search.problems.nasbench201_proxies:zero_cost_features",
+        "nasbench_graph_hops": "paretoforge.search.problems.nasbench_graph_features:hops_features",
     },
 )
 
