@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._common import row_indices
+from .nasbench_graph import N_LAYERS
 
 __all__ = ["LOCAL_OPS", "hops", "hops_features"]
 
@@ -49,7 +50,7 @@ def _table(ops: tuple[str, ...]) -> np.ndarray:
     if ops not in _tables:
         from nas_bench_graph.architecture import link_list
 
-        raw = np.array([hops(link, combo) for link in link_list for combo in itertools.product(ops, repeat=4)],
+        raw = np.array([hops(link, combo) for link in link_list for combo in itertools.product(ops, repeat=N_LAYERS)],
                        dtype=float)
         _tables[ops] = (raw - raw.mean(axis=0)) / raw.std(axis=0)
     return _tables[ops]
@@ -58,8 +59,8 @@ def _table(ops: tuple[str, ...]) -> np.ndarray:
 def hops_features(configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """Two columns per configuration of the NAS-Bench-Graph space (cora's 9 ops): the
     standardised largest and smallest hops over the leaves."""
-    from nas_bench_graph.architecture import gnn_list
+    from nas_bench_graph.architecture import gnn_list, link_list
 
     ops = tuple(gnn_list)
-    idx = row_indices(configs, {"link": list(range(9)), **{f"op{k}": ops for k in range(4)}})
+    idx = row_indices(configs, {"link": range(len(link_list)), **{f"op{k}": ops for k in range(N_LAYERS)}})
     return _table(ops)[idx]
