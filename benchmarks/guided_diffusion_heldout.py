@@ -6,7 +6,9 @@ low: it is the best of many draws on that noise. This script re-measures each ru
 configuration (``best_config`` of its line in the ``.runs.jsonl`` files) on held-out noise seeds
 (default 1, 2, 3; ``digits_fd`` keeps them for finalists) with more samples (default 10,000), and
 prints per optimizer the search FD and the held-out FD (mean over the noise seeds), mean ± sd
-over runs, plus the held-out difference to ``--baseline`` paired by seed.
+over runs, plus the held-out difference to ``--baseline`` paired by seed. ``--with-baselines``
+also measures the space's own baselines (the configurations the ``initial: space`` runs send
+first), each on its own line.
 
     python benchmarks/guided_diffusion_heldout.py --task solver_schedule --out ho.json \\
         --runs benchmarks/results/guided_diffusion_h200_solver_six.runs.jsonl          # GPU
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise-seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--samples", type=int, default=10000, help="samples per held-out FD")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--with-baselines", action="store_true", help="also measure each of the space's baselines")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed on the CPU, 64 samples")
     args = ap.parse_args(argv)
     if 0 in args.noise_seeds:
@@ -124,6 +127,22 @@ def main(argv: list[str] | None = None) -> int:
                          "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
             print(f"  {r['optimizer']} seed {r['seed']}: search {rows[-1]['search_fd']:.2f}, "
                   f"held-out {rows[-1]['heldout_fd']:.2f}", flush=True)
+    base_rows = []
+    if args.with_baselines:
+        with log.open("a") as f:
+            for i, (name, cfg) in enumerate(space.baselines().items()):
+                fds = []
+                for ns in args.noise_seeds:
+                    key = (f"baseline {name}", i, ns)
+                    if key not in done:
+                        done[key] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
+                        f.write(json.dumps({"optimizer": key[0], "seed": i, "noise_seed": ns, "fd": done[key]}) + "\n")
+                        f.flush()
+                    fds.append(done[key])
+                base_rows.append({"baseline": name, "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
+        print("\n| baseline | held-out FD |\n|---|---:|")
+        for b in sorted(base_rows, key=lambda b: b["heldout_fd"]):
+            print(f"| {b['baseline']} | {b['heldout_fd']:.2f} |")
     table = summarize(rows, args.baseline)
     print(f"\n| optimizer | runs | search FD | held-out FD | held-out minus {args.baseline}, paired (s.e.) |")
     print("|---|---:|---:|---:|---:|")
@@ -134,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{d['heldout'][0]:.2f} ± {d['heldout'][1]:.2f} | {cell} |")
     Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task, "runs": args.runs,
                                           "noise_seeds": args.noise_seeds, "samples": args.samples,
-                                          "rows": rows, "table": table}, indent=1))
+                                          "rows": rows, "table": table,
+                                          "baselines": base_rows}, indent=1))
     return 0
 
 

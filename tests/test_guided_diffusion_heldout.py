@@ -62,6 +62,13 @@ def test_heldout_values_are_the_evaluators_measurements_and_resume(tmp_path):
     assert gh.main(argv) == 0
     assert all(r["heldout_fd"] == 1.0 for r in json.loads(out.read_text())["rows"])
     assert len(log.read_text().splitlines()) == 8
+    # the space's baselines, each measured on the same held-out seeds
+    assert gh.main(argv + ["--with-baselines"]) == 0
+    got = {b["baseline"]: b for b in json.loads(out.read_text())["baselines"]}
+    assert set(got) == set(space.baselines())
+    name, cfg = next(iter(space.baselines().items()))
+    assert got[name]["heldout_per_seed"] == pytest.approx([ev.measure(space.validate(cfg), 64, ns)["fd"] for ns in (1, 2)],
+                                                          rel=1e-6)
 
 
 def test_bad_input_names_the_file_and_the_fix(tmp_path):
