@@ -10,6 +10,12 @@ over runs, plus the held-out difference to ``--baseline`` paired by seed. ``--wi
 also measures the space's own baselines (the configurations the ``initial: space`` runs send
 first), each on its own line.
 
+``--task model_schedule`` (two objectives, FD and summed latency) re-measures fronts instead:
+for each ``--at LABEL=B[,B...]`` (e.g. ``guided=25,67 nsga2=200``), the front of each run of that
+optimizer after its first B configurations sent, every member's FD on the held-out seeds (its
+latency does not change), and the hypervolume of the held-out front at the task's reference point
+(FD 60, 1.05 x the all-largest schedule's latency), against the search front's.
+
     python benchmarks/guided_diffusion_heldout.py --task solver_schedule --out ho.json \\
         --runs benchmarks/results/guided_diffusion_h200_solver_six.runs.jsonl          # GPU
     python benchmarks/guided_diffusion_heldout.py --cpu-smoke --runs R.jsonl --out /tmp/h.json
@@ -34,18 +40,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guided_diffusion import _spec  # noqa: E402
 
 
-def load_runs(files: list[str], optimizers: list[str] | None) -> list[dict[str, Any]]:
-    """The runs of ``files`` that name a best configuration (and one of ``optimizers``, if given)."""
+def load_runs(files: list[str], optimizers: list[str] | None, need: str = "best_config") -> list[dict[str, Any]]:
+    """The runs of ``files`` that hold ``need`` (a best configuration, or every configuration sent)
+    and belong to one of ``optimizers``, if given."""
     runs = []
     for f in files:
         for i, line in enumerate(Path(f).read_text().splitlines(), 1):
             r = json.loads(line)
             if optimizers and r["optimizer"] not in optimizers:
                 continue
-            if r.get("best_config") is None:
-                raise SystemExit(f"{f}, line {i}: run {r['optimizer']} seed {r['seed']} has no 'best_config'; "
-                                 "pass runs files written with the best configuration (guided_diffusion.py's "
-                                 "results files)")
+            if r.get(need) is None:
+                what = "the best configuration" if need == "best_config" else "every configuration sent"
+                raise SystemExit(f"{f}, line {i}: run {r['optimizer']} seed {r['seed']} has no {need!r}; "
+                                 f"pass runs files written with {what} (guided_diffusion.py's results files)")
             runs.append(r)
     return runs
 
@@ -76,13 +83,53 @@ def summarize(rows: list[dict[str, Any]], baseline: str | None) -> dict[str, Any
     return out
 
 
+def parse_at(items: list[str]) -> dict[str, list[int]]:
+    """``["guided=25,67", "nsga2=200"]`` -> ``{"guided": [25, 67], "nsga2": [200]}``."""
+    out: dict[str, list[int]] = {}
+    for item in items:
+        label, _, budgets = item.partition("=")
+        try:
+            out[label] = [int(b) for b in budgets.split(",")]
+        except ValueError:
+            budgets = ""
+        if not label or not budgets or any(b < 1 for b in out.get(label, [])):
+            raise SystemExit(f"--at: {item!r} is not LABEL=B[,B...] with budgets >= 1 (e.g. guided=25,67)")
+    return out
+
+
+def front_rows(runs: list[dict[str, Any]], at: dict[str, list[int]], ref: Any,
+               measure: Any) -> list[dict[str, Any]]:
+    """Per run and budget of ``at``: the search front after the first B configurations sent, its
+    members' held-out FD (``measure(config) -> fd``) and both hypervolumes at ``ref``."""
+    import numpy as np
+
+    from paretoforge.search.pareto import hypervolume, non_dominated
+
+    rows = []
+    for r in runs:
+        for b in at.get(r["optimizer"], []):
+            sent = [(p, c) for p, c in zip(r["points"][:b], r["configs"][:b]) if p is not None]
+            F = np.array([p for p, _ in sent], dtype=float)
+            members = [sent[i] for i in np.flatnonzero(non_dominated(F))]
+            H = np.array([[measure(c), p[1]] for p, c in members], dtype=float)
+            rows.append({"optimizer": f"{r['optimizer']}@{b}", "seed": r["seed"], "front": [c for _, c in members],
+                         "search_points": [list(p) for p, _ in members], "heldout_points": H.tolist(),
+                         "search_hv": hypervolume(F, ref), "heldout_hv": hypervolume(H, ref)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", nargs="+", required=True, metavar="JSONL")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--task", choices=["solver_schedule", "checkpoint_combination"], default="solver_schedule")
+    ap.add_argument("--task", choices=["solver_schedule", "checkpoint_combination", "model_schedule"],
+                    default="solver_schedule")
+    ap.add_argument("--at", nargs="+", default=["guided=25,67", "nsga2=200"], metavar="LABEL=B[,B]",
+                    help="model_schedule: the fronts to re-measure, after B configurations sent")
     ap.add_argument("--optimizers", nargs="+", default=None)
-    ap.add_argument("--baseline", default="nsga2", help="optimizer the others are paired with")
+    ap.add_argument("--baseline", default=None,
+                    help="optimizer the others are paired with (default nsga2; model_schedule: "
+                         "nsga2 at its largest --at budget)")
     ap.add_argument("--noise-seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--samples", type=int, default=10000, help="samples per held-out FD")
     ap.add_argument("--device", default="auto")
@@ -93,10 +140,15 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--noise-seeds: 0 is the search noise, not held out; pass seeds such as 1 2 3")
     if args.cpu_smoke:
         args.device, args.samples = "cpu", 64
+    if args.baseline is None:
+        at = parse_at(args.at) if args.task == "model_schedule" else {}
+        args.baseline = f"nsga2@{max(at['nsga2'])}" if "nsga2" in at else "nsga2"
     # guided_diffusion's study settings for the task (its own defaults for what it alone reads)
     spec = _spec(argparse.Namespace(task=args.task, device=args.device, samples=args.samples,
                                     cpu_smoke=args.cpu_smoke))
     space, evaluator = spec._space(), spec._evaluator()
+    if args.task == "model_schedule":
+        return _fronts_main(args, space, evaluator)
     runs = load_runs(args.runs, args.optimizers)
     log = Path(args.out + ".jsonl")
     done: dict[tuple[str, int, int], float] = {}
@@ -155,6 +207,65 @@ def main(argv: list[str] | None = None) -> int:
                                           "noise_seeds": args.noise_seeds, "samples": args.samples,
                                           "rows": rows, "table": table,
                                           "baselines": base_rows}, indent=1))
+    return 0
+
+
+def _fronts_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
+    import numpy as np
+    import torch
+
+    at = parse_at(args.at)
+    runs = load_runs(args.runs, list(at), need="configs")
+    largest = space.schedule_latency({"models": [space.zoo[-1]] * space.nfe})
+    ref = np.array([1000.0 if args.cpu_smoke else 60.0, 1.05 * largest])
+    log = Path(args.out + ".jsonl")
+    done: dict[tuple[str, int], float] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            m = json.loads(line)
+            done[(m["config"], m["noise_seed"])] = m["fd"]
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    print(f"# held-out fronts of {len(runs)} runs, model_schedule, at {at}, noise seeds {args.noise_seeds}, "
+          f"{args.samples} samples, reference point {ref.tolist()}; {date} UTC; {dev}; {platform.platform()}; "
+          f"torch {torch.__version__}", flush=True)
+    with log.open("a") as f:
+        def measure(cfg: dict[str, Any]) -> float:
+            key = space.key(cfg)
+            fds = []
+            for ns in args.noise_seeds:
+                if (key, ns) not in done:
+                    done[(key, ns)] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
+                    f.write(json.dumps({"config": key, "noise_seed": ns, "fd": done[(key, ns)]}) + "\n")
+                    f.flush()
+                fds.append(done[(key, ns)])
+            return statistics.fmean(fds)
+
+        rows = front_rows(runs, at, ref, measure)
+    base = {r["seed"]: r for r in rows if r["optimizer"] == args.baseline}
+    table: dict[str, Any] = {}
+    print(f"\n| optimizer@budget | runs | front size | search hypervolume | held-out hypervolume | "
+          f"held-out minus {args.baseline}, paired (s.e.) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label in dict.fromkeys(r["optimizer"] for r in rows):
+        rs = [r for r in rows if r["optimizer"] == label]
+        s = [r["search_hv"] for r in rs]
+        h = [r["heldout_hv"] for r in rs]
+        d: dict[str, Any] = {"runs": len(rs), "front": statistics.fmean(len(r["front"]) for r in rs),
+                             "search": (statistics.fmean(s), statistics.stdev(s) if len(s) > 1 else 0.0),
+                             "heldout": (statistics.fmean(h), statistics.stdev(h) if len(h) > 1 else 0.0)}
+        diffs = [r["heldout_hv"] - base[r["seed"]]["heldout_hv"] for r in rs if r["seed"] in base]
+        if label != args.baseline and len(diffs) > 1:
+            d["paired"] = (statistics.fmean(diffs), statistics.stdev(diffs) / len(diffs) ** 0.5, len(diffs))
+        table[label] = d
+        p = d.get("paired")
+        print(f"| {label} | {d['runs']} | {d['front']:.1f} | {d['search'][0]:.1f} ± {d['search'][1]:.1f} | "
+              f"{d['heldout'][0]:.1f} ± {d['heldout'][1]:.1f} | "
+              + (f"{p[0]:+.1f} ± {p[1]:.1f} ({p[2]} seeds)" if p else "") + " |")
+    Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task, "runs": args.runs,
+                                          "at": at, "reference_point": ref.tolist(), "noise_seeds": args.noise_seeds,
+                                          "samples": args.samples, "rows": rows, "table": table}, indent=1,
+                                         default=float))
     return 0
 
 

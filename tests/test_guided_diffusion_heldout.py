@@ -78,3 +78,39 @@ def test_bad_input_names_the_file_and_the_fix(tmp_path):
         gh.main(["--cpu-smoke", "--runs", str(f), "--out", str(tmp_path / "h.json")])
     with pytest.raises(SystemExit, match="0 is the search noise"):
         gh.main(["--cpu-smoke", "--runs", str(f), "--out", str(tmp_path / "h.json"), "--noise-seeds", "0", "1"])
+
+
+def test_model_schedule_fronts_are_remeasured_on_the_heldout_seeds(tmp_path):
+    import numpy as np
+
+    from paretoforge.search.pareto import hypervolume
+
+    spec = _spec(argparse.Namespace(task="model_schedule", device="cpu", samples=64, cpu_smoke=True))
+    space, ev = spec._space(), spec._evaluator()
+    zoo = list(space.zoo)
+    cfgs = [{"models": [zoo[i % len(zoo)]] * space.nfe} for i in range(3)]
+    lat = [space.schedule_latency(c) for c in cfgs]
+    # search points (fd, latency): the third is dominated by the first, the fourth sent after budget 3
+    run = {"optimizer": "guided", "points": [[50.0, lat[0]], None, [60.0, lat[0] * 1.01], [40.0, lat[1]]],
+           "configs": [cfgs[0], cfgs[1], cfgs[2], cfgs[1]]}
+    nsga = {**run, "optimizer": "nsga2", "points": [[55.0, lat[0]], None, [40.0, lat[2]], [30.0, lat[1]]]}
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps({**r, "seed": s}) + "\n" for r in (run, nsga) for s in (0, 1)))
+    out = tmp_path / "m.json"
+    assert gh.main(["--cpu-smoke", "--task", "model_schedule", "--runs", str(tmp_path / "r.jsonl"), "--out", str(out),
+                    "--noise-seeds", "1", "2", "--at", "guided=3", "nsga2=4"]) == 0
+    res = json.loads(out.read_text())
+    g = next(r for r in res["rows"] if r["optimizer"] == "guided@3")
+    assert g["front"] == [cfgs[0]] and g["search_points"] == [[50.0, lat[0]]]
+    want = np.mean([ev.measure(space.validate(cfgs[0]), 64, ns)["fd"] for ns in (1, 2)])
+    assert g["heldout_points"] == [[pytest.approx(want, rel=1e-6), lat[0]]]
+    ref = res["reference_point"]
+    assert g["search_hv"] == pytest.approx(hypervolume([[50.0, lat[0]], [60.0, lat[0] * 1.01]], ref))
+    assert g["search_hv"] > 0
+    assert g["heldout_hv"] == pytest.approx(hypervolume(g["heldout_points"], ref))
+    n = next(r for r in res["rows"] if r["optimizer"] == "nsga2@4")
+    assert n["front"] == [cfgs[0], cfgs[1]]  # the large model's schedule is dominated by the medium one
+    diff = g["heldout_hv"] - n["heldout_hv"]
+    assert res["table"]["guided@3"]["paired"] == pytest.approx([diff, 0.0, 2])
+    with pytest.raises(SystemExit, match="--at"):
+        gh.main(["--cpu-smoke", "--task", "model_schedule", "--runs", str(tmp_path / "r.jsonl"), "--out", str(out),
+                 "--at", "guided=x"])
