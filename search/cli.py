@@ -1,4 +1,4 @@
-"""The ``paretoforge`` command: run, show, plot, export and optuna-export studies."""
+"""The ``paretoforge`` command: run, show, plot, export, validate and optuna-export studies."""
 
 from __future__ import annotations
 
@@ -193,6 +193,37 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def validation_table(doc: dict[str, Any]) -> str:
+    """A validation document (:func:`~paretoforge.search.validate.validate_study`) as a text table:
+    per trial, each objective's search and validation value, and a mark on the validated best."""
+    names = list(doc["configurations"][0]["search"])
+    header = ["trial", *(f"{n} (search -> validation)" for n in names), "best"]
+    rows = []
+    for c in doc["configurations"]:
+        val = c["validation"]
+        cells = [f"{_fmt(c['search'][n])} -> {_fmt(val[n]) if val else 'failed'}" for n in names]
+        rows.append([str(c["trial"]), *cells, "*" if c["trial"] in doc["best"] else ""])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths)) for r in rows]
+    failed = [c for c in doc["configurations"] if c["error"]]
+    lines += [f"trial {c['trial']} failed: {c['error'].splitlines()[0] if c['error'] else ''}" for c in failed]
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .export import write_export
+    from .validate import parse_overrides, validate_study
+
+    results, _ = _open_results(args)
+    trials = [int(x) for x in args.trials.split(",")] if args.trials else None
+    doc = validate_study(results, parse_overrides(args.set or []), args.select, args.top, trials)
+    print(validation_table(doc))
+    path = write_export(doc, args.output or f"{results.name}_validation.yaml")
+    print(f"wrote {path}")
+    return 0 if doc["best"] else 1
+
+
 def cmd_optuna(args: argparse.Namespace) -> int:
     from .optuna_export import export_to_optuna
 
@@ -237,6 +268,19 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--select", choices=["front", "knee"], default="front", help="which configurations")
     e.add_argument("--trials", help="comma-separated trial numbers to export instead")
     e.set_defaults(fn=cmd_export)
+
+    v = sub.add_parser("validate", help="evaluate chosen configurations again under other evaluator settings "
+                                         "(held-out noise or data, more samples)")
+    common(v, False)
+    v.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="an evaluator setting for the validation (value read as YAML), e.g. --set 'noise_seed=[1, 2, 3]'; "
+                        "repeatable")
+    v.add_argument("--select", choices=["front", "knee", "top"], default="front",
+                   help="which configurations (front: the Pareto front, one objective: the best trial)")
+    v.add_argument("--top", type=int, default=5, help="with --select top: how many of the best trials")
+    v.add_argument("--trials", help="comma-separated trial numbers to validate instead")
+    v.add_argument("-o", "--output", help="output path (.yaml or .json; default NAME_validation.yaml)")
+    v.set_defaults(fn=cmd_validate)
 
     o = sub.add_parser("optuna-export", help="copy the study into an Optuna storage for optuna-dashboard")
     common(o, False)

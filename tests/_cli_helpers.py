@@ -34,3 +34,32 @@ class GateEvaluator(Evaluator):
 
 def make_gate(**kwargs) -> GateEvaluator:
     return GateEvaluator(**kwargs)
+
+
+class NoisyQuadratic(Evaluator):
+    """One objective, ``f = (x - 0.3)^2 + 0.05 * e`` where ``e`` is a standard normal fixed by
+    ``(x, noise_seed)`` (a list of seeds averages ``f`` over them), like a metric measured on
+    one noise set. Configurations with ``x > fail_above`` fail; ``nan_above`` gives NaN instead."""
+
+    def __init__(self, noise_seed=0, fail_above: float = 2.0, nan_above: float = 2.0) -> None:
+        self.seeds = list(noise_seed) if isinstance(noise_seed, (list, tuple)) else [noise_seed]
+        self.fail_above, self.nan_above = fail_above, nan_above
+
+    def value(self, x: float) -> float:
+        import numpy as np
+
+        noise = [np.random.default_rng([int(s), int(round(x * 1e9))]).normal() for s in self.seeds]
+        return float((x - 0.3) ** 2 + 0.05 * np.mean(noise))
+
+    def evaluate(self, configs, fidelity=1.0):
+        out = []
+        for c in configs:
+            if c["x"] > self.fail_above:
+                out.append(EvalResult.failure(f"x = {c['x']} is above {self.fail_above}"))
+            else:
+                out.append(EvalResult({"f": float("nan") if c["x"] > self.nan_above else self.value(c["x"])}))
+        return out
+
+
+def make_noisy(**kwargs) -> NoisyQuadratic:
+    return NoisyQuadratic(**kwargs)

@@ -1,0 +1,146 @@
+"""Re-evaluate a study's chosen configurations under other evaluator settings.
+
+A search scores every candidate on one setting of its evaluator (one noise set, one data split,
+a few samples), and the best of many candidates is partly the luck of that setting: its value is
+biased low. Before deploying, measure the finalists again on settings the search never saw,
+for example ``noise_seed: [1, 2, 3]`` and ``n_samples: 10000`` for the digits FD, and pick on
+those values. :func:`validate_study` does that for any study with an ``evaluator`` section (its
+stored study description rebuilds the evaluator, with ``overrides`` applied to its settings);
+``paretoforge validate`` is its command line. Nothing is written to the study's store: the
+result is a document (see :func:`validate_study`), written by the command as YAML or JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..spaces.variables import ConfigError
+from .results import StudyResults
+from .trial import Trial
+
+__all__ = ["SELECTIONS", "choose_trials", "parse_overrides", "validate_study"]
+
+#: what ``select`` may name
+SELECTIONS = ("front", "knee", "top")
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["noise_seed=[1, 2, 3]", "n_samples=10000"]`` -> evaluator settings (values read as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, an evaluator setting such as noise_seed=[1, 2, 3]")
+        if key in ("name", "factory"):
+            raise ConfigError(f"--set {item!r}: '{key}' chooses the evaluator itself; validation keeps the study's")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
+    return out
+
+
+def choose_trials(results: StudyResults, select: str = "front", top: int = 5,
+                  trials: Sequence[int] | None = None) -> list[Trial]:
+    """The trials to validate: ``trials`` (numbers) if given, else ``select``: ``"front"`` (the
+    feasible Pareto front; one objective: the best trial), ``"knee"``, or ``"top"``: the ``top``
+    best feasible completed trials (one objective: by value; several: by non-dominated rank, then
+    crowding)."""
+    if trials:
+        wanted = set(trials)
+        chosen = [t for t in results.completed() if t.number in wanted]
+        missing = sorted(wanted - {t.number for t in chosen})
+        if missing:
+            raise ConfigError(f"study '{results.name}' has no completed trials numbered {missing}")
+        return sorted(chosen, key=lambda t: t.number)
+    if select == "front":
+        return results.pareto_trials()
+    if select == "knee":
+        knee = results.knee()
+        return [knee] if knee is not None else []
+    if select != "top":
+        raise ConfigError(f"unknown selection {select!r}; allowed: {list(SELECTIONS)}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"'top' must be an integer >= 1, got {top!r}")
+    done = [t for t in results.completed() if results.violation(t) <= 0]
+    if not done:
+        return []
+    F = results.minimized(done)
+    if F.shape[1] == 1:
+        order = np.argsort(F[:, 0], kind="stable")
+    else:
+        from .optimizers.nsga2 import rank_and_crowding
+
+        rank, crowd = rank_and_crowding(F, np.zeros(len(done)))
+        order = np.lexsort((-crowd, rank))
+    return [done[i] for i in order[:top]]
+
+
+def _evaluator(results: StudyResults, overrides: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from .spec import StudySpec
+
+    raw = dict(results.spec.get("study") or {})
+    source = str(results.spec.get("source", f"study '{results.name}'"))
+    if "evaluator" not in raw:
+        what = "a benchmark 'problem'" if "problem" in raw else "no stored study description"
+        raise ConfigError(f"{source}: study '{results.name}' has {what}; validation needs a study with an "
+                          "'evaluator' section (its settings are what --set changes)")
+    settings = {**raw["evaluator"], **overrides}
+    spec = StudySpec.from_dict({**raw, "evaluator": settings}, source=f"{source} (validation settings)")
+    return spec._evaluator(), settings
+
+
+def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: str = "front", top: int = 5,
+                   trials: Sequence[int] | None = None, evaluator: Any = None) -> dict[str, Any]:
+    """Evaluate the chosen trials' configurations again with the study's evaluator, its settings
+    changed by ``overrides`` (or with ``evaluator`` itself), at full fidelity, in one batch.
+
+    Returns ``{"study", "selection", "evaluator_settings", "overrides", "configurations": [{"trial",
+    "config", "search": {objective: value}, "validation": {objective: value} or None, "error"}],
+    "best": trial numbers of the validated front (one objective: the best trial), "provenance"}``.
+    A failed or non-finite re-evaluation is kept with its error and never counts as best.
+    """
+    chosen = choose_trials(results, select, top, trials)
+    if not chosen:
+        raise ConfigError(f"study '{results.name}' has no feasible completed trial to validate")
+    settings: dict[str, Any] | None = None
+    if evaluator is None:
+        evaluator, settings = _evaluator(results, overrides)
+    t0 = time.perf_counter()
+    try:
+        res = evaluator.evaluate([dict(t.config) for t in chosen], fidelity=1.0)
+    except Exception as exc:  # noqa: BLE001 - a failing evaluator fails its configurations, not the command
+        from ..evaluators.base import EvalResult
+
+        res = [EvalResult.failure(f"{type(exc).__name__}: {exc}") for _ in chosen]
+    seconds = time.perf_counter() - t0
+    objs = results.objectives
+    rows: list[dict[str, Any]] = []
+    good: list[tuple[int, list[float]]] = []
+    for t, r in zip(chosen, res):
+        row: dict[str, Any] = {"trial": t.number, "config": t.config,
+                               "search": {o.name: float(t.metrics[o.source]) for o in objs},
+                               "validation": None, "error": None}
+        vals = [r.metrics.get(o.source) for o in objs] if r.ok else None
+        if vals is None or any(v is None or not np.isfinite(float(v)) for v in vals):
+            row["error"] = r.error if not r.ok else f"non-finite or missing objective metrics: {r.metrics}"
+        else:
+            row["validation"] = {o.name: float(v) for o, v in zip(objs, vals)}
+            good.append((t.number, [o.sign * float(v) for o, v in zip(objs, vals)]))
+        rows.append(row)
+    best: list[int] = []
+    if good:
+        from .pareto import non_dominated
+
+        mask = non_dominated(np.array([v for _, v in good]))
+        best = sorted((n for (n, v), m in zip(good, mask) if m), key=lambda n: dict(good)[n])
+    return {"study": results.name, "selection": "trials" if trials else select,
+            "evaluator_settings": settings, "overrides": dict(overrides), "configurations": rows, "best": best,
+            "provenance": {"validated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "seconds": seconds}}
