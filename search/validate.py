@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..evaluators.base import EvalResult, check_metrics
 from ..spaces.variables import ConfigError
 from .results import StudyResults
 from .trial import Trial
@@ -104,7 +105,8 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
     Returns ``{"study", "selection", "evaluator_settings", "overrides", "configurations": [{"trial",
     "config", "search": {objective: value}, "validation": {objective: value} or None, "error"}],
     "best": trial numbers of the validated front (one objective: the best trial), "provenance"}``.
-    A failed or non-finite re-evaluation is kept with its error and never counts as best.
+    A failed or non-finite re-evaluation is kept with its error and never counts as best. The
+    study's metric constraints are not checked again: the chosen trials met them in the search.
     """
     chosen = choose_trials(results, select, top, trials)
     if not chosen:
@@ -116,9 +118,10 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
     try:
         res = evaluator.evaluate([dict(t.config) for t in chosen], fidelity=1.0)
     except Exception as exc:  # noqa: BLE001 - a failing evaluator fails its configurations, not the command
-        from ..evaluators.base import EvalResult
-
         res = [EvalResult.failure(f"{type(exc).__name__}: {exc}") for _ in chosen]
+    if len(res) != len(chosen):
+        res = [EvalResult.failure(f"the evaluator returned {len(res)} results for {len(chosen)} configurations")
+               for _ in chosen]
     seconds = time.perf_counter() - t0
     objs = results.objectives
     rows: list[dict[str, Any]] = []
@@ -127,12 +130,13 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
         row: dict[str, Any] = {"trial": t.number, "config": t.config,
                                "search": {o.name: float(t.metrics[o.source]) for o in objs},
                                "validation": None, "error": None}
-        vals = [r.metrics.get(o.source) for o in objs] if r.ok else None
-        if vals is None or any(v is None or not np.isfinite(float(v)) for v in vals):
-            row["error"] = r.error if not r.ok else f"non-finite or missing objective metrics: {r.metrics}"
+        err = r.error if not r.ok else check_metrics(r.metrics, [o.source for o in objs])
+        if err:
+            row["error"] = err
         else:
-            row["validation"] = {o.name: float(v) for o, v in zip(objs, vals)}
-            good.append((t.number, [o.sign * float(v) for o, v in zip(objs, vals)]))
+            vals = [float(r.metrics[o.source]) for o in objs]  # type: ignore[index]
+            row["validation"] = {o.name: v for o, v in zip(objs, vals)}
+            good.append((t.number, [o.sign * v for o, v in zip(objs, vals)]))
         rows.append(row)
     best: list[int] = []
     if good:

@@ -56,10 +56,17 @@ def test_failed_and_nan_revaluations_are_kept_and_never_best(tmp_path):
     doc = validate_study(results, {"fail_above": xs[3], "nan_above": xs[1]}, select="top", top=6)
     by_x = {c["config"]["x"]: c for c in doc["configurations"]}
     assert by_x[xs[0]]["validation"] is not None
-    assert "non-finite" in by_x[xs[2]]["error"] and by_x[xs[2]]["validation"] is None
+    assert "NaN" in by_x[xs[2]]["error"] and by_x[xs[2]]["validation"] is None
     assert "is above" in by_x[xs[5]]["error"]
     ok = {c["trial"] for c in doc["configurations"] if c["validation"]}
     assert doc["best"] and set(doc["best"]) <= ok
+    # an evaluator that answers the wrong number of configurations fails them all
+    class Short(NoisyQuadratic):
+        def evaluate(self, configs, fidelity=1.0):
+            return super().evaluate(configs[1:], fidelity)
+
+    short = validate_study(results, {}, select="top", top=3, evaluator=Short())
+    assert short["best"] == [] and all("2 results for 3" in c["error"] for c in short["configurations"])
     # every selected configuration failing: nothing is best
     none = validate_study(results, {"fail_above": -1.0}, select="top", top=2)
     assert none["best"] == [] and all(c["error"] for c in none["configurations"])
