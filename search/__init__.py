@@ -7,6 +7,7 @@ from .registry import Registry, UnknownNameError
 from .storage import InMemoryStorage, SQLStorage, Storage, StudyExistsError, get_storage
 from .study import Study
 from .trial import Observation, Suggestion, Trial, TrialState
+from .validate import validate_study
 
 __all__ = [
     "InMemoryStorage",
@@ -31,4 +32,5 @@ __all__ = [
     "infer_reference_point",
     "knee_point",
     "non_dominated",
+    "validate_study",
 ]

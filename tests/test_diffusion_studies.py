@@ -101,3 +101,23 @@ def test_guided_solver_schedule_study_in_a_trust_region(tmp_path):
     real = np.array([p.kind == "float" for p in space.flat_params()])
     assert real.sum() == 5  # 4 step sizes and the final time
     assert np.abs(space.to_unit(first.config) - space.to_unit(best.config))[real].max() <= half
+
+
+def test_validate_remeasures_a_diffusion_study_on_heldout_noise(tmp_path):
+    from paretoforge.evaluators.diffusion.digits_fd import DigitsFD
+    from paretoforge.search.results import load_results
+    from paretoforge.search.validate import validate_study
+
+    spec = load_spec(STUDIES / "diffusion_solver_schedule_cpu.yaml")
+    study = spec.build(output=str(tmp_path))
+    study.optimize(n_evaluations=spec.budget["evaluations"])
+    study.close()
+    results = load_results(spec.storage_url(spec.output_dir(str(tmp_path))), spec.name)
+    doc = validate_study(results, {"noise_seed": [1, 2], "n_samples": 96}, select="top", top=3)
+    held = DigitsFD(task="solver_schedule", assets="tiny", device="cpu", model="large", n_samples=96, noise_seed=[1, 2])
+    for c in doc["configurations"]:
+        cfg = study.space.validate(c["config"])
+        assert c["validation"]["fd"] == pytest.approx(held.measure(cfg)["fd"], rel=1e-6)
+        assert c["validation"]["fd"] != pytest.approx(c["search"]["fd"], rel=1e-6)  # other noise, other value
+    vals = {c["trial"]: c["validation"]["fd"] for c in doc["configurations"]}
+    assert doc["best"] == [min(vals, key=vals.get)]
