@@ -10,6 +10,12 @@ over runs, plus the held-out difference to ``--baseline`` paired by seed. ``--wi
 also measures the space's own baselines (the configurations the ``initial: space`` runs send
 first), each on its own line.
 
+``--pick K`` (one objective; runs that keep every configuration sent, as ``guided_diffusion.py``'s
+own ``.runs.jsonl`` do) asks whether a validation pick helps: each run's K best distinct
+configurations by search value are measured on ``--pick-seeds`` (validation, default 4 and 5) and on
+the held-out ``--noise-seeds`` (test), and the test FD of the search's best is compared with that
+of the best on validation.
+
 ``--task model_schedule`` (two objectives, FD and summed latency) re-measures fronts instead:
 for each ``--at LABEL=B[,B...]`` (e.g. ``guided=25,67 nsga2=200``), the front of each run of that
 optimizer after its first B configurations sent, every member's FD on the held-out seeds (its
@@ -118,6 +124,29 @@ def front_rows(runs: list[dict[str, Any]], at: dict[str, list[int]], ref: Any,
     return rows
 
 
+def pick_rows(runs: list[dict[str, Any]], k: int, key: Any, val: Any, test: Any) -> list[dict[str, Any]]:
+    """Per run: its ``k`` best distinct configurations by search value (``key(config)`` tells them
+    apart), their validation and test FD (``val(config)``, ``test(config)``), and the test FD of
+    the search's best and of the validation's best among them."""
+    rows = []
+    for r in runs:
+        sent = sorted(((p[0], i) for i, p in enumerate(r["points"]) if p is not None))
+        top, keys = [], set()
+        for v, i in sent:
+            kk = key(r["configs"][i])
+            if kk not in keys:
+                keys.add(kk)
+                top.append((v, r["configs"][i]))
+            if len(top) == k:
+                break
+        v_fd = [val(c) for _, c in top]
+        t_fd = [test(c) for _, c in top]
+        best_v = min(range(len(top)), key=v_fd.__getitem__)
+        rows.append({"optimizer": r["optimizer"], "seed": r["seed"], "search": [v for v, _ in top], "validation": v_fd,
+                     "test": t_fd, "picked": best_v, "test_search_best": t_fd[0], "test_validated_best": t_fd[best_v]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", nargs="+", required=True, metavar="JSONL")
@@ -133,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise-seeds", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--samples", type=int, default=10000, help="samples per held-out FD")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--pick", type=int, default=0, metavar="K",
+                    help="one objective: compare the search's best with the validation's best of each run's K best")
+    ap.add_argument("--pick-seeds", nargs="+", type=int, default=[4, 5], help="validation noise seeds of --pick")
     ap.add_argument("--with-baselines", action="store_true", help="also measure each of the space's baselines")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed on the CPU, 64 samples")
     args = ap.parse_args(argv)
@@ -149,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     space, evaluator = spec._space(), spec._evaluator()
     if args.task == "model_schedule":
         return _fronts_main(args, space, evaluator)
+    if args.pick:
+        return _pick_main(args, space, evaluator)
     runs = load_runs(args.runs, args.optimizers)
     log = Path(args.out + ".jsonl")
     done: dict[tuple[str, int, int], float] = {}
@@ -207,6 +241,55 @@ def main(argv: list[str] | None = None) -> int:
                                           "noise_seeds": args.noise_seeds, "samples": args.samples,
                                           "rows": rows, "table": table,
                                           "baselines": base_rows}, indent=1))
+    return 0
+
+
+def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
+    import torch
+
+    if args.pick < 2 or set(args.pick_seeds) & set(args.noise_seeds) or 0 in args.pick_seeds:
+        raise SystemExit("--pick K needs K >= 2 and --pick-seeds apart from --noise-seeds and from 0 (the search noise)")
+    runs = load_runs(args.runs, args.optimizers, need="configs")
+    log = Path(args.out + ".jsonl")
+    done: dict[tuple[str, int], float] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            m = json.loads(line)
+            done[(m["config"], m["noise_seed"])] = m["fd"]
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    print(f"# validation pick among each run's {args.pick} best, {len(runs)} runs, {args.task}, validation seeds "
+          f"{args.pick_seeds}, test seeds {args.noise_seeds}, {args.samples} samples; {date} UTC; {dev}; "
+          f"{platform.platform()}; torch {torch.__version__}", flush=True)
+    with log.open("a") as f:
+        def fd(cfg: dict[str, Any], seeds: list[int]) -> float:
+            key = space.key(cfg)
+            for ns in seeds:
+                if (key, ns) not in done:
+                    done[(key, ns)] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
+                    f.write(json.dumps({"config": key, "noise_seed": ns, "fd": done[(key, ns)]}) + "\n")
+                    f.flush()
+            return statistics.fmean(done[(key, ns)] for ns in seeds)
+
+        rows = pick_rows(runs, args.pick, space.key, lambda c: fd(c, args.pick_seeds), lambda c: fd(c, args.noise_seeds))
+    table: dict[str, Any] = {}
+    print(f"\n| optimizer | runs | test FD, search's best | test FD, validation's best of {args.pick} | "
+          "difference, paired (s.e.) | runs where the pick differs |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for o in dict.fromkeys(r["optimizer"] for r in rows):
+        rs = [r for r in rows if r["optimizer"] == o]
+        a = [r["test_search_best"] for r in rs]
+        b = [r["test_validated_best"] for r in rs]
+        d = [y - x for x, y in zip(a, b)]
+        se = statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
+        table[o] = {"runs": len(rs), "search_best": statistics.fmean(a), "validated_best": statistics.fmean(b),
+                    "paired": (statistics.fmean(d), se), "differs": sum(r["picked"] != 0 for r in rs)}
+        print(f"| {o} | {len(rs)} | {table[o]['search_best']:.2f} | {table[o]['validated_best']:.2f} | "
+              f"{statistics.fmean(d):+.2f} ± {se:.2f} | {table[o]['differs']} |")
+    Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task, "runs": args.runs,
+                                          "pick": args.pick, "pick_seeds": args.pick_seeds,
+                                          "noise_seeds": args.noise_seeds, "samples": args.samples,
+                                          "rows": rows, "table": table}, indent=1, default=float))
     return 0
 
 

@@ -114,3 +114,29 @@ def test_model_schedule_fronts_are_remeasured_on_the_heldout_seeds(tmp_path):
     with pytest.raises(SystemExit, match="--at"):
         gh.main(["--cpu-smoke", "--task", "model_schedule", "--runs", str(tmp_path / "r.jsonl"), "--out", str(out),
                  "--at", "guided=x"])
+
+
+def test_pick_compares_the_search_best_with_the_validation_best(tmp_path):
+    space, ev = _smoke()
+    base = list(space.baselines().values())[:4]
+    # search values: base[2] best, base[0] second (sent twice: one distinct configuration), base[3] third
+    run = {"optimizer": "guided", "seed": 0, "points": [[5.0], [9.0], [1.0], [3.0], None, [5.0]],
+           "configs": [base[0], base[1], base[2], base[3], base[1], base[0]]}
+    (tmp_path / "r.jsonl").write_text(json.dumps(run) + "\n" + json.dumps({**run, "seed": 1}) + "\n")
+    out = tmp_path / "p.json"
+    argv = ["--cpu-smoke", "--runs", str(tmp_path / "r.jsonl"), "--out", str(out), "--pick", "3",
+            "--pick-seeds", "4", "--noise-seeds", "1", "2"]
+    assert gh.main(argv) == 0
+    res = json.loads(out.read_text())
+    row = res["rows"][0]
+    top = [base[2], base[3], base[0]]
+    assert row["search"] == [1.0, 3.0, 5.0]
+    val = [ev.measure(space.validate(c), 64, 4)["fd"] for c in top]
+    test = [sum(ev.measure(space.validate(c), 64, s)["fd"] for s in (1, 2)) / 2 for c in top]
+    assert row["validation"] == pytest.approx(val, rel=1e-6) and row["test"] == pytest.approx(test, rel=1e-6)
+    k = min(range(3), key=val.__getitem__)
+    assert row["picked"] == k and row["test_validated_best"] == pytest.approx(test[k], rel=1e-6)
+    assert row["test_search_best"] == pytest.approx(test[0], rel=1e-6)
+    assert res["table"]["guided"]["paired"][0] == pytest.approx(test[k] - test[0], rel=1e-6, abs=1e-9)
+    with pytest.raises(SystemExit, match="apart from --noise-seeds"):
+        gh.main(argv[:-3] + ["1", "2"])  # the validation seeds may not be the test seeds
