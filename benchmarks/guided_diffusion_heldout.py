@@ -244,34 +244,41 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class ConfigFD:
+    """Held-out FD of configurations, mean over noise seeds, each (configuration key, seed)
+    measured once: read back from ``log`` (JSON lines) and appended to it as measured."""
+
+    def __init__(self, log: Path, space: Any, evaluator: Any, samples: int) -> None:
+        self.log, self.space, self.evaluator, self.samples = log, space, evaluator, samples
+        self.done: dict[tuple[str, int], float] = {}
+        if log.exists():
+            for line in log.read_text().splitlines():
+                m = json.loads(line)
+                self.done[(m["config"], m["noise_seed"])] = m["fd"]
+
+    def __call__(self, cfg: dict[str, Any], seeds: list[int]) -> float:
+        key = self.space.key(cfg)
+        for ns in seeds:
+            if (key, ns) not in self.done:
+                self.done[(key, ns)] = float(self.evaluator.measure(self.space.validate(cfg), self.samples, ns)["fd"])
+                with self.log.open("a") as f:
+                    f.write(json.dumps({"config": key, "noise_seed": ns, "fd": self.done[(key, ns)]}) + "\n")
+        return statistics.fmean(self.done[(key, ns)] for ns in seeds)
+
+
 def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
     import torch
 
     if args.pick < 2 or set(args.pick_seeds) & set(args.noise_seeds) or 0 in args.pick_seeds:
         raise SystemExit("--pick K needs K >= 2 and --pick-seeds apart from --noise-seeds and from 0 (the search noise)")
     runs = load_runs(args.runs, args.optimizers, need="configs")
-    log = Path(args.out + ".jsonl")
-    done: dict[tuple[str, int], float] = {}
-    if log.exists():
-        for line in log.read_text().splitlines():
-            m = json.loads(line)
-            done[(m["config"], m["noise_seed"])] = m["fd"]
+    fd = ConfigFD(Path(args.out + ".jsonl"), space, evaluator, args.samples)
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     print(f"# validation pick among each run's {args.pick} best, {len(runs)} runs, {args.task}, validation seeds "
           f"{args.pick_seeds}, test seeds {args.noise_seeds}, {args.samples} samples; {date} UTC; {dev}; "
           f"{platform.platform()}; torch {torch.__version__}", flush=True)
-    with log.open("a") as f:
-        def fd(cfg: dict[str, Any], seeds: list[int]) -> float:
-            key = space.key(cfg)
-            for ns in seeds:
-                if (key, ns) not in done:
-                    done[(key, ns)] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
-                    f.write(json.dumps({"config": key, "noise_seed": ns, "fd": done[(key, ns)]}) + "\n")
-                    f.flush()
-            return statistics.fmean(done[(key, ns)] for ns in seeds)
-
-        rows = pick_rows(runs, args.pick, space.key, lambda c: fd(c, args.pick_seeds), lambda c: fd(c, args.noise_seeds))
+    rows = pick_rows(runs, args.pick, space.key, lambda c: fd(c, args.pick_seeds), lambda c: fd(c, args.noise_seeds))
     table: dict[str, Any] = {}
     print(f"\n| optimizer | runs | test FD, search's best | test FD, validation's best of {args.pick} | "
           "difference, paired (s.e.) | runs where the pick differs |")
@@ -301,30 +308,13 @@ def _fronts_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
     runs = load_runs(args.runs, list(at), need="configs")
     largest = space.schedule_latency({"models": [space.zoo[-1]] * space.nfe})
     ref = np.array([1000.0 if args.cpu_smoke else 60.0, 1.05 * largest])
-    log = Path(args.out + ".jsonl")
-    done: dict[tuple[str, int], float] = {}
-    if log.exists():
-        for line in log.read_text().splitlines():
-            m = json.loads(line)
-            done[(m["config"], m["noise_seed"])] = m["fd"]
+    fd = ConfigFD(Path(args.out + ".jsonl"), space, evaluator, args.samples)
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     print(f"# held-out fronts of {len(runs)} runs, model_schedule, at {at}, noise seeds {args.noise_seeds}, "
           f"{args.samples} samples, reference point {ref.tolist()}; {date} UTC; {dev}; {platform.platform()}; "
           f"torch {torch.__version__}", flush=True)
-    with log.open("a") as f:
-        def measure(cfg: dict[str, Any]) -> float:
-            key = space.key(cfg)
-            fds = []
-            for ns in args.noise_seeds:
-                if (key, ns) not in done:
-                    done[(key, ns)] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
-                    f.write(json.dumps({"config": key, "noise_seed": ns, "fd": done[(key, ns)]}) + "\n")
-                    f.flush()
-                fds.append(done[(key, ns)])
-            return statistics.fmean(fds)
-
-        rows = front_rows(runs, at, ref, measure)
+    rows = front_rows(runs, at, ref, lambda c: fd(c, args.noise_seeds))
     base = {r["seed"]: r for r in rows if r["optimizer"] == args.baseline}
     table: dict[str, Any] = {}
     print(f"\n| optimizer@budget | runs | front size | search hypervolume | held-out hypervolume | "
