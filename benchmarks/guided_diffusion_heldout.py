@@ -197,35 +197,30 @@ def main(argv: list[str] | None = None) -> int:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
     print(f"# held-out FD of {len(runs)} runs' best configurations, {args.task}, noise seeds {args.noise_seeds}, "
           f"{args.samples} samples; {date} UTC; {dev}; {platform.platform()}; torch {torch.__version__}", flush=True)
+    def heldout(label: str, seed: int, cfg: dict[str, Any]) -> list[float]:
+        """FD per held-out seed of one run's (or baseline's) configuration, logged as measured."""
+        out = []
+        for ns in args.noise_seeds:
+            key = (label, seed, ns)
+            if key not in done:
+                done[key] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
+                with log.open("a") as f:
+                    f.write(json.dumps({"optimizer": label, "seed": seed, "noise_seed": ns, "fd": done[key]}) + "\n")
+            out.append(done[key])
+        return out
+
     rows = []
-    with log.open("a") as f:
-        for r in runs:
-            cfg = space.validate(r["best_config"])
-            fds = []
-            for ns in args.noise_seeds:
-                key = (r["optimizer"], r["seed"], ns)
-                if key not in done:
-                    done[key] = float(evaluator.measure(cfg, args.samples, ns)["fd"])
-                    f.write(json.dumps({"optimizer": key[0], "seed": key[1], "noise_seed": ns, "fd": done[key]}) + "\n")
-                    f.flush()
-                fds.append(done[key])
-            rows.append({"optimizer": r["optimizer"], "seed": r["seed"], "search_fd": search_value(r),
-                         "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
-            print(f"  {r['optimizer']} seed {r['seed']}: search {rows[-1]['search_fd']:.2f}, "
-                  f"held-out {rows[-1]['heldout_fd']:.2f}", flush=True)
+    for r in runs:
+        fds = heldout(r["optimizer"], r["seed"], r["best_config"])
+        rows.append({"optimizer": r["optimizer"], "seed": r["seed"], "search_fd": search_value(r),
+                     "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
+        print(f"  {r['optimizer']} seed {r['seed']}: search {rows[-1]['search_fd']:.2f}, "
+              f"held-out {rows[-1]['heldout_fd']:.2f}", flush=True)
     base_rows = []
     if args.with_baselines:
-        with log.open("a") as f:
-            for i, (name, cfg) in enumerate(space.baselines().items()):
-                fds = []
-                for ns in args.noise_seeds:
-                    key = (f"baseline {name}", i, ns)
-                    if key not in done:
-                        done[key] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
-                        f.write(json.dumps({"optimizer": key[0], "seed": i, "noise_seed": ns, "fd": done[key]}) + "\n")
-                        f.flush()
-                    fds.append(done[key])
-                base_rows.append({"baseline": name, "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
+        for i, (name, cfg) in enumerate(space.baselines().items()):
+            fds = heldout(f"baseline {name}", i, cfg)
+            base_rows.append({"baseline": name, "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
         print("\n| baseline | held-out FD |\n|---|---:|")
         for b in sorted(base_rows, key=lambda b: b["heldout_fd"]):
             print(f"| {b['baseline']} | {b['heldout_fd']:.2f} |")
