@@ -124,13 +124,16 @@ def front_rows(runs: list[dict[str, Any]], at: dict[str, list[int]], ref: Any,
     return rows
 
 
-def pick_rows(runs: list[dict[str, Any]], k: int, key: Any, val: Any, test: Any) -> list[dict[str, Any]]:
+def pick_rows(runs: list[dict[str, Any]], k: int, key: Any, val: Any, test: Any,
+              sent_max: int | None = None) -> list[dict[str, Any]]:
     """Per run: its ``k`` best distinct configurations by search value (``key(config)`` tells them
-    apart), their validation and test FD (``val(config)``, ``test(config)``), and the test FD of
-    the search's best and of the validation's best among them."""
+    apart) among its first ``sent_max`` configurations sent (all if None), their validation and
+    test FD (``val(config)``, ``test(config)``), and the test FD of the search's best and of the
+    validation's best among them."""
     rows = []
     for r in runs:
-        sent = sorted(((p[0], i) for i, p in enumerate(r["points"]) if p is not None))
+        points = r["points"] if sent_max is None else r["points"][:sent_max]
+        sent = sorted(((p[0], i) for i, p in enumerate(points) if p is not None))
         top, keys = [], set()
         for v, i in sent:
             kk = key(r["configs"][i])
@@ -142,7 +145,8 @@ def pick_rows(runs: list[dict[str, Any]], k: int, key: Any, val: Any, test: Any)
         v_fd = [val(c) for _, c in top]
         t_fd = [test(c) for _, c in top]
         best_v = min(range(len(top)), key=v_fd.__getitem__)
-        rows.append({"optimizer": r["optimizer"], "seed": r["seed"], "search": [v for v, _ in top], "validation": v_fd,
+        label = r["optimizer"] if sent_max is None else f"{r['optimizer']}@{sent_max}"
+        rows.append({"optimizer": label, "seed": r["seed"], "search": [v for v, _ in top], "validation": v_fd,
                      "test": t_fd, "picked": best_v, "test_search_best": t_fd[0], "test_validated_best": t_fd[best_v]})
     return rows
 
@@ -165,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pick", type=int, default=0, metavar="K",
                     help="one objective: compare the search's best with the validation's best of each run's K best")
     ap.add_argument("--pick-seeds", nargs="+", type=int, default=[4, 5], help="validation noise seeds of --pick")
+    ap.add_argument("--pick-sent", type=int, default=None, metavar="B",
+                    help="--pick among each run's first B configurations sent (default: all; rows labelled OPT@B)")
     ap.add_argument("--with-baselines", action="store_true", help="also measure each of the space's baselines")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny testbed on the CPU, 64 samples")
     args = ap.parse_args(argv)
@@ -266,6 +272,8 @@ def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
 
     if args.pick < 2 or set(args.pick_seeds) & set(args.noise_seeds) or 0 in args.pick_seeds:
         raise SystemExit("--pick K needs K >= 2 and --pick-seeds apart from --noise-seeds and from 0 (the search noise)")
+    if args.pick_sent is not None and args.pick_sent < 1:
+        raise SystemExit(f"--pick-sent must be a positive number of configurations, got {args.pick_sent}")
     runs = load_runs(args.runs, args.optimizers, need="configs")
     fd = ConfigFD(Path(args.out + ".jsonl"), space, evaluator, args.samples)
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
@@ -273,7 +281,8 @@ def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
     print(f"# validation pick among each run's {args.pick} best, {len(runs)} runs, {args.task}, validation seeds "
           f"{args.pick_seeds}, test seeds {args.noise_seeds}, {args.samples} samples; {date} UTC; {dev}; "
           f"{platform.platform()}; torch {torch.__version__}", flush=True)
-    rows = pick_rows(runs, args.pick, space.key, lambda c: fd(c, args.pick_seeds), lambda c: fd(c, args.noise_seeds))
+    rows = pick_rows(runs, args.pick, space.key, lambda c: fd(c, args.pick_seeds), lambda c: fd(c, args.noise_seeds),
+                     args.pick_sent)
     table: dict[str, Any] = {}
     print(f"\n| optimizer | runs | test FD, search's best | test FD, validation's best of {args.pick} | "
           "difference, paired (s.e.) | runs where the pick differs |")
@@ -289,7 +298,7 @@ def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
         print(f"| {o} | {len(rs)} | {table[o]['search_best']:.2f} | {table[o]['validated_best']:.2f} | "
               f"{statistics.fmean(d):+.2f} ± {se:.2f} | {table[o]['differs']} |")
     Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task, "runs": args.runs,
-                                          "pick": args.pick, "pick_seeds": args.pick_seeds,
+                                          "pick": args.pick, "pick_seeds": args.pick_seeds, "pick_sent": args.pick_sent,
                                           "noise_seeds": args.noise_seeds, "samples": args.samples,
                                           "rows": rows, "table": table}, indent=1, default=float))
     return 0

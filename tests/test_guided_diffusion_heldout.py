@@ -140,3 +140,11 @@ def test_pick_compares_the_search_best_with_the_validation_best(tmp_path):
     assert res["table"]["guided"]["paired"][0] == pytest.approx(test[k] - test[0], rel=1e-6, abs=1e-9)
     with pytest.raises(SystemExit, match="apart from --noise-seeds"):
         gh.main(argv[:-3] + ["1", "2"])  # the validation seeds may not be the test seeds
+    # among the first 2 sent only (base[0] 5.0, base[1] 9.0): the search's best is base[0]
+    out2 = tmp_path / "p2.json"
+    assert gh.main(argv[:4] + [str(out2)] + argv[5:] + ["--pick-sent", "2"]) == 0
+    row2 = json.loads(out2.read_text())["rows"][0]
+    assert row2["optimizer"] == "guided@2" and row2["search"] == [5.0, 9.0]
+    assert row2["test_search_best"] == pytest.approx(test[2], rel=1e-6)
+    with pytest.raises(SystemExit, match="--pick-sent"):
+        gh.main(argv + ["--pick-sent", "0"])
