@@ -731,32 +731,32 @@ def test_trust_region_keeps_the_pool_in_boxes_that_shrink_on_failures_and_grow_o
     """``trust_region``: every pool row lies within half the box side (L-infinity, unit cube)
     of a centre, the best result for one objective; the side halves after
     ``max(4, ceil(d / 4))`` guided results in a row that do not improve, doubles after 3 in a
-    row that do, restarts from the initial side once under ``tr_min``; the initial design and
+    row that do, restarts from the initial side once under ``TrustRegion.MIN_SIDE``; the initial design and
     0 (off) leave the side alone; a bad side, or a space without a unit-cube pool, names the key."""
     from paretoforge.search.trial import Observation
 
     space = _sphere_space()
     opt = create_optimizer("guided", space, ["loss"], seed=0, n_initial=4, trust_region=0.4)
-    assert opt._tr_fail_tol == 4  # d = 12: max(4, 3)
+    assert opt._trust.fail_tolerance == 4  # d = 12: max(4, 3)
 
     def told(x: float) -> Observation:
         c = {"x": [x] * 12}
         return Observation(c, space.key(c), 1.0, np.array([_sphere(c)["loss"]]))
 
     opt.tell([told(v) for v in (-0.9, -0.5, 0.9, 0.25)])  # the initial design: best at 0.25
-    assert opt._tr_side == 0.4
+    assert opt._trust.side == 0.4
     rows, _ = opt._unit_pool()
     U = np.stack([space.to_unit(rows[i]) for i in range(len(rows))])
     centre = space.to_unit({"x": [0.25] * 12})
     assert len(U) > 100 and np.abs(U - centre).max() <= 0.2 + 1e-9
     assert np.abs(U - centre).max() > 0.15  # the box is filled, not only the centre's neighbours
     opt.tell([told(v) for v in (-0.8, -0.7, 0.8, 0.85)])  # four guided results, none better
-    assert opt._tr_side == pytest.approx(0.2)
+    assert opt._trust.side == pytest.approx(0.2)
     opt.tell([told(v) for v in (0.26, 0.27, 0.28)])  # each better than the best before it
-    assert opt._tr_side == pytest.approx(0.4)
-    for k in range(4 * 6):  # 6 halvings: under tr_min (0.4 / 64), back to the initial side
+    assert opt._trust.side == pytest.approx(0.4)
+    for k in range(4 * 6):  # 6 halvings: under MIN_SIDE (0.4 / 64), back to the initial side
         opt.tell([told(-0.95 + 1e-4 * k)])
-    assert opt._tr_side == pytest.approx(0.4)
+    assert opt._trust.side == pytest.approx(0.4)
     off = create_optimizer("guided", space, ["loss"], seed=0, n_initial=4)
     off.tell([told(v) for v in (-0.9, -0.5, 0.9, 0.25)])
     rows, _ = off._unit_pool()
@@ -806,16 +806,17 @@ def test_trust_region_under_a_budget_with_two_objectives() -> None:
         assert all(space.is_feasible(c) for c in out)
         opt.tell([Observation(c, space.key(c), 1.0, f(c)) for c in out])
     configs, _ = opt._unit_pool()
-    centres = opt._tr_centres
-    assert centres is not None and len(centres) > 1
+    assert opt._pool_boxes is not None
+    centres, pool_side = opt._pool_boxes
+    assert len(centres) > 1
     # a side of 0.3 moves no 4-level position (a step is 1/3): this pool's boxes doubled
-    assert opt._tr_side == 0.3 and opt._tr_side_now == pytest.approx(0.6) and len(configs) > 100
+    assert opt._trust.side == 0.3 and pool_side == pytest.approx(0.6) and len(configs) > 100
     U = np.stack([space.to_unit(configs[i]) for i in range(len(configs))])
     assert all(space.is_feasible(configs[i]) for i in range(len(configs)))
     # boxes of +-0.3 around a level reach at most the next level (1/3 away) once decoded
     inside = (np.abs(U[:, None, :] - centres[None]).max(2) <= 1.0 / 3.0 + 1e-9).any(1)
     assert inside.mean() > 0.9
-    side, fails = opt._tr_side, opt._tr_fail
+    side, fails = opt._trust.side, opt._trust.failures
     worst = {"bits": [8] * 9 + [2] * 7}
     opt.tell([Observation(worst, space.key(worst), 1.0, np.array([1e3, 1e3]))])
-    assert (opt._tr_fail, opt._tr_succ) == (fails + 1, 0) or opt._tr_side == side / 2
+    assert (opt._trust.failures, opt._trust.successes) == (fails + 1, 0) or opt._trust.side == side / 2

@@ -63,6 +63,7 @@ from .acquisition import (
     hv_improvement,
 )
 from .base import Optimizer
+from .trust_region import TrustRegion, improves
 
 __all__ = ["PredictorGuided"]
 
@@ -161,16 +162,14 @@ class PredictorGuided(Optimizer):
     coordinates (e.g. average bits over layers) reach their extremes, which independent uniform
     coordinates almost never do; ``trust_region`` (default 0: off; a side such as 0.8 turns it
     on): on a unit-cube pool, every candidate lies in a box of that side around one of the best
-    results (TuRBO's trust region: the side doubles after :attr:`tr_successes` proposals in a
-    row that improve the front, halves after ``max(4, ceil(d / 4))`` in a row that do not, and
-    starts again from the initial side when under :attr:`tr_min`; a round whose boxes hold no
+    results (TuRBO's trust region, :class:`~.trust_region.TrustRegion`: the side doubles after 3
+    proposals in a row that improve the front, halves after ``max(4, ceil(d / 4))`` in a row that
+    do not, and starts again from the initial side when under 0.5**7; a round whose boxes hold no
     unseen configuration, as when they are narrower than a step of the discrete variables,
     doubles them for that round), so that a model of few results in many dimensions refines
     where it is right instead of chasing its uncertainty far away."""
 
     name = "guided"
-    #: trust region: largest and smallest box side (unit cube), improving proposals in a row that double it
-    tr_max, tr_min, tr_successes = 1.6, 0.5**7, 3
 
     def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
                  n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 100_000,
@@ -229,15 +228,13 @@ class PredictorGuided(Optimizer):
         if not 0.0 <= centred_rows <= 1.0:
             raise ValueError(f"guided: 'centred_rows' must be a fraction in [0, 1], got {centred_rows!r}")
         self.centred_rows = float(centred_rows)
-        if isinstance(trust_region, bool) or not 0.0 <= float(trust_region) <= self.tr_max:
-            raise ValueError(f"guided: 'trust_region' must be a box side in (0, {self.tr_max:g}] (0: off), "
+        if isinstance(trust_region, bool) or not 0.0 <= float(trust_region) <= TrustRegion.MAX_SIDE:
+            raise ValueError(f"guided: 'trust_region' must be a box side in (0, {TrustRegion.MAX_SIDE:g}] (0: off), "
                              f"got {trust_region!r}")
         self.trust_region = float(trust_region)
-        self._tr_side = self.trust_region  # the box's side now, its run of successes and failures
-        self._tr_succ = self._tr_fail = 0
-        self._tr_fail_tol = max(4, math.ceil(self.space.unit_dim / 4)) if self.trust_region else 0
-        self._tr_centres: np.ndarray | None = None
-        self._tr_side_now = self._tr_side
+        self._trust = TrustRegion(self.trust_region, self.space.unit_dim) if self.trust_region else None
+        #: the last unit-cube pool's trust boxes (centres, side), which its local search's children keep to
+        self._pool_boxes: tuple[np.ndarray, float] | None = None
         self.log_transform = log_transform
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
@@ -756,14 +753,15 @@ class PredictorGuided(Optimizer):
         n_mut = int(((r >= 0.25) & (r < 0.6)).sum()) if len(P) else 0
         n_cx = size - n_rand - n_mut
         n_centred = int(round(self.centred_rows * n_rand))
-        centres = self._trust_centres(P) if self.trust_region and len(P) else None
-        # the local search's children stay in the same boxes; the side of this pool's boxes
-        self._tr_centres, self._tr_side_now = centres, self._tr_side
+        trust = self._trust
+        centres = self._trust_centres(P) if trust is not None and len(P) else None
+        side = trust.side if trust is not None else 0.0
+        self._pool_boxes = None if centres is None else (centres, side)
         start = sum(len(b) for b in blocks)  # where the random rows begin
         if centres is None:
             blocks.append(rng.random((n_rand - n_centred, d)))
         else:
-            blocks.append(self._trust_random(centres, n_rand - n_centred, self._tr_side, rng))
+            blocks.append(TrustRegion.random(centres, n_rand - n_centred, side, rng))
         if n_centred:  # all coordinates of a row near one random centre: their aggregates spread out
             centre = rng.random((n_centred, 1))
             blocks.append(np.clip(centre + rng.normal(0.0, 0.15, (n_centred, d)), 0.0, 1.0))
@@ -778,27 +776,19 @@ class PredictorGuided(Optimizer):
             A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
             blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
         U0 = np.vstack(blocks)
-        U = U0 if centres is None else self._in_trust(U0, centres, self._tr_side)
+        U = U0 if centres is None else TrustRegion.clip(U0, centres, side)
         U, X = self._feasible_rows(U)
         keep = self._new_rows(X)
-        side = self._tr_side
-        while centres is not None and not len(keep) and side < self.tr_max:
+        while centres is not None and not len(keep) and side < TrustRegion.MAX_SIDE:
             # boxes narrower than a step of the discrete variables hold only seen configurations:
             # this pool's boxes (not the trust region's state) double until they hold new ones
-            side = min(2.0 * side, self.tr_max)
+            side = min(2.0 * side, TrustRegion.MAX_SIDE)
             U = U0.copy()
-            U[start:start + n_rand - n_centred] = self._trust_random(centres, n_rand - n_centred, side, rng)
-            U, X = self._feasible_rows(self._in_trust(U, centres, side))
+            U[start:start + n_rand - n_centred] = TrustRegion.random(centres, n_rand - n_centred, side, rng)
+            U, X = self._feasible_rows(TrustRegion.clip(U, centres, side))
             keep = self._new_rows(X)
-            self._tr_side_now = side
+            self._pool_boxes = (centres, side)
         return _UnitRows(space, U[keep]), X[keep]
-
-    @staticmethod
-    def _trust_random(centres: np.ndarray, n: int, side: float, rng: np.random.Generator) -> np.ndarray:
-        """``n`` rows drawn uniformly in the boxes (side ``side``) of random centres."""
-        c = centres[rng.integers(len(centres), size=n)]
-        lo, hi = np.maximum(c - 0.5 * side, 0.0), np.minimum(c + 0.5 * side, 1.0)
-        return lo + rng.random(lo.shape) * (hi - lo)
 
     def _trust_centres(self, P: np.ndarray) -> np.ndarray:
         """Centres of the trust boxes: the unit-cube rows of the parents ``P`` (best first) that
@@ -809,39 +799,19 @@ class PredictorGuided(Optimizer):
         n_front = int(non_dominated(np.stack([o.values for o in obs])).sum()) if self.n_objectives > 1 else 1
         return P[: max(1, min(n_front, 10, len(P)))]
 
-    @staticmethod
-    def _in_trust(U: np.ndarray, centres: np.ndarray, side: float) -> np.ndarray:
-        """Rows of ``U`` clipped to the box (side ``side``) of their nearest centre
-        (L-infinity distance)."""
-        half = 0.5 * side
-        near = np.abs(U[:, None, :] - centres[None, :, :]).max(2).argmin(1)
-        return np.clip(U, centres[near] - half, centres[near] + half)
-
     def _trust_update(self, o: Observation) -> None:
-        """Grow or shrink the trust box after a guided proposal's result ``o`` (failed: a
-        failure), before ``o`` joins the results."""
-        if not self.trust_region or self._n_high_told <= self._n_start:
+        """Grow or shrink the trust box after a guided proposal's result ``o`` (failed or
+        infeasible: a failure), before ``o`` joins the results: it improves when no earlier
+        feasible result (all results while none is feasible) is as good or better
+        (:func:`~.trust_region.improves`)."""
+        if self._trust is None or self._n_high_told <= self._n_start:
             return
         better = False
-        if o.ok and self._high:
+        if o.ok and self._high and o.violation <= 0:
             F = np.stack([r.values for r in self._high.values() if r.violation <= 0] or
                          [r.values for r in self._high.values()])
-            v = np.asarray(o.values, dtype=float)
-            if o.violation <= 0:
-                # improving: no earlier feasible result is as good or better in every objective
-                # (one objective: lower than the best by at least 1e-3 of its magnitude)
-                tol = 1e-3 * np.abs(F.min(0)) if self.n_objectives == 1 else 0.0
-                better = not np.any(np.all(F <= v + tol, axis=1))
-        if better:
-            self._tr_succ, self._tr_fail = self._tr_succ + 1, 0
-        else:
-            self._tr_succ, self._tr_fail = 0, self._tr_fail + 1
-        if self._tr_succ >= self.tr_successes:
-            self._tr_side, self._tr_succ = min(2.0 * self._tr_side, self.tr_max), 0
-        elif self._tr_fail >= self._tr_fail_tol:
-            self._tr_side, self._tr_fail = 0.5 * self._tr_side, 0
-            if self._tr_side < self.tr_min:  # collapsed: start again from the initial side
-                self._tr_side = self.trust_region
+            better = improves(F, o.values)
+        self._trust.record(better)
 
     #: infeasible rows of a unit-cube pool that are repaired per call (the first ones: the best
     #: results' neighbours), or more while under a quarter of the rows are feasible; the others
@@ -1081,8 +1051,8 @@ class PredictorGuided(Optimizer):
             none = np.flatnonzero(~move.any(1))
             move[none, rng.integers(V.shape[1], size=len(none))] = True
             V = np.clip(V + move * rng.normal(0.0, step, V.shape), 0.0, 1.0)
-            if self._tr_centres is not None:  # children stay in the pool's trust boxes
-                V = self._in_trust(V, self._tr_centres, self._tr_side_now)
+            if self._pool_boxes is not None:  # children stay in the pool's trust boxes
+                V = TrustRegion.clip(V, *self._pool_boxes)
             V, XV = self._feasible_rows(V)
             keep = self._new_rows(XV, np.vstack([X, *new_X]))  # children that are no candidate yet
             if not len(keep):
