@@ -64,6 +64,7 @@ from .acquisition import (
 )
 from .base import Optimizer
 from .trust_region import TrustRegion, improves
+from .unit_pool import draw_unit_rows
 
 __all__ = ["PredictorGuided"]
 
@@ -708,74 +709,24 @@ class PredictorGuided(Optimizer):
         return configs, self._x(configs)
 
     def _unit_pool(self) -> tuple[_UnitRows, np.ndarray]:
-        """:meth:`_pool`'s evolutionary pool built in the unit cube, all at once: neighbours of
-        the 10 best results one step away in one coordinate (up to 50 each), then, up to
-        ``evolve_size`` (or the pool cap) candidates in all, random points (1/4), Gaussian
-        mutations of about one coordinate (scale 0.1; a categorical one is redrawn) of the 20
-        best (7/20) and their uniform crossovers (2/5); points whose encoding repeats an earlier
-        one or a seen configuration's are dropped. A subset's item scores (``ranked``) are first
-        drawn apart (:meth:`Space.spread_unit`), then stepped by half the cube and redrawn when
-        mutated: one such move swaps a member for a non-member, a step of the size adds or drops one.
-        Under constraints, each of the 10 best also gets as many random swaps as neighbours (one
-        coordinate a step up, another a step down: the moves along a budget that the best
-        results sit on; 50 of each, fewer once the pool cap is under 1,000), and only feasible
-        rows are kept (:meth:`_feasible_rows`)."""
+        """:meth:`_pool`'s evolutionary pool built in the unit cube, all at once
+        (:func:`~.unit_pool.draw_unit_rows`: neighbours, random points, mutations and crossovers of
+        the 20 best results, up to ``evolve_size`` or the pool cap), kept in the trust boxes when
+        ``trust_region`` is on; rows that miss the space's constraints are repaired or dropped
+        (:meth:`_feasible_rows`), and rows whose encoding repeats an earlier one or a seen
+        configuration's are dropped. A subset's item scores (``ranked``) are first drawn apart
+        (:meth:`Space.spread_unit`), then stepped by half the cube and redrawn when mutated: one
+        such move swaps a member for a non-member, a step of the size adds or drops one."""
         space, rng = self.space, self.rng
-        params = space.flat_params()
-        d = len(params)
-        cat = np.array([p.kind == "cat" for p in params])
-        ranked = np.array([p.ranked for p in params])  # a subset's item scores: only their order counts
-        step = np.array([0.5 if p.ranked else 0.05 if p.kind == "float" else 1.0 / (
-            len(p.choices) if p.kind == "cat" else max(p.high - p.low, 1)) for p in params])
-        P = np.stack([space.to_unit(c) for c in self._parents()]) if self._high else np.zeros((0, d))
-        if ranked.any():  # members' scores high and the others' low, in a random order
+        P = np.stack([space.to_unit(c) for c in self._parents()]) if self._high else np.zeros((0, space.unit_dim))
+        if any(p.ranked for p in space.flat_params()):  # members' scores high and the others' low, in a random order
             P = space.spread_unit(P, rng)
-        cap = min(self._pool_cap(), self.evolve_size)
-        # under constraints, k neighbours and k swaps per parent (k = 50 until the cap is small)
-        swaps = bool(space.constraints) and d > 1
-        k = min(50, cap // 20) if swaps else 50
-        blocks = []
-        for u in P[:10]:
-            nb = np.repeat(u[None], 2 * d, axis=0)
-            nb[np.arange(0, 2 * d, 2), np.arange(d)] -= step
-            nb[np.arange(1, 2 * d, 2), np.arange(d)] += step
-            blocks.append(nb[((nb >= 0) & (nb <= 1)).all(1)][:k])
-            if swaps:  # along a budget: one coordinate up a step, another down
-                up = rng.integers(d, size=k)
-                down = (up + rng.integers(1, d, size=k)) % d
-                sw = np.repeat(u[None], k, axis=0)
-                sw[np.arange(k), up] += step[up]
-                sw[np.arange(k), down] -= step[down]
-                blocks.append(sw[((sw >= 0) & (sw <= 1)).all(1)])
-        size = max(0, cap - sum(len(b) for b in blocks))
-        r = rng.random(size)
-        n_rand = int((r < 0.25).sum()) if len(P) else size
-        n_mut = int(((r >= 0.25) & (r < 0.6)).sum()) if len(P) else 0
-        n_cx = size - n_rand - n_mut
-        n_centred = int(round(self.centred_rows * n_rand))
         trust = self._trust
         centres = self._trust_centres(P) if trust is not None and len(P) else None
         side = trust.side if trust is not None else 0.0
         self._pool_boxes = None if centres is None else (centres, side)
-        start = sum(len(b) for b in blocks)  # where the random rows begin
-        if centres is None:
-            blocks.append(rng.random((n_rand - n_centred, d)))
-        else:
-            blocks.append(TrustRegion.random(centres, n_rand - n_centred, side, rng))
-        if n_centred:  # all coordinates of a row near one random centre: their aggregates spread out
-            centre = rng.random((n_centred, 1))
-            blocks.append(np.clip(centre + rng.normal(0.0, 0.15, (n_centred, d)), 0.0, 1.0))
-        if n_mut:
-            A = P[rng.integers(len(P), size=n_mut)]
-            mask = rng.random((n_mut, d)) < 1.0 / d
-            none = np.flatnonzero(~mask.any(1))
-            mask[none, rng.integers(d, size=len(none))] = True
-            moved = np.where(cat | ranked, rng.random(A.shape), np.clip(A + rng.normal(0.0, 0.1, A.shape), 0.0, 1.0))
-            blocks.append(np.where(mask, moved, A))
-        if n_cx:
-            A, B = P[rng.integers(len(P), size=n_cx)], P[rng.integers(len(P), size=n_cx)]
-            blocks.append(np.where(rng.random((n_cx, d)) < 0.5, B, A))
-        U0 = np.vstack(blocks)
+        U0, boxed = draw_unit_rows(space, P, rng, min(self._pool_cap(), self.evolve_size), self.centred_rows,
+                                   centres, side)
         U = U0 if centres is None else TrustRegion.clip(U0, centres, side)
         U, X = self._feasible_rows(U)
         keep = self._new_rows(X)
@@ -784,7 +735,7 @@ class PredictorGuided(Optimizer):
             # this pool's boxes (not the trust region's state) double until they hold new ones
             side = min(2.0 * side, TrustRegion.MAX_SIDE)
             U = U0.copy()
-            U[start:start + n_rand - n_centred] = TrustRegion.random(centres, n_rand - n_centred, side, rng)
+            U[boxed] = TrustRegion.random(centres, boxed.stop - boxed.start, side, rng)
             U, X = self._feasible_rows(TrustRegion.clip(U, centres, side))
             keep = self._new_rows(X)
             self._pool_boxes = (centres, side)
