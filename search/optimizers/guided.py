@@ -65,20 +65,9 @@ from .acquisition import (
 from .base import Optimizer
 from .trust_region import TrustRegion, improves
 from .unit_pool import draw_unit_rows
+from .warping import choose_warp, unwarp, warp_targets
 
 __all__ = ["PredictorGuided"]
-
-
-def _warp(warp: str | float, y: np.ndarray) -> tuple[np.ndarray, float | None]:
-    """Targets under an output warping and its shift ``c`` (``log(y - c)``; None: identity)."""
-    if warp == "id":
-        return y, None
-    if warp == "log":
-        return np.log(y), 0.0
-    lo, hi = float(y.min()), float(y.max())
-    span = hi - lo if hi > lo else max(abs(lo), 1.0)
-    c = lo - float(warp) * span
-    return np.log(y - c), c
 
 
 #: ``(weight, means, stds)`` of each model set over a list of candidates
@@ -515,7 +504,7 @@ class PredictorGuided(Optimizer):
                 if len(y) >= 1.15 * n_at or (warp == "log" and not bool(np.all(y > 0))):
                     warp = self._choose_warp(Xmp, y)
                     self._log_choice[j] = (len(y), warp)
-            z, shift = _warp(warp, y)
+            z, shift = warp_targets(warp, y)
             if j < len(old_models) and old_logs[j] == warp:
                 model = old_models[j]  # keeps its hyperparameters until the data grew enough
             else:
@@ -588,27 +577,11 @@ class PredictorGuided(Optimizer):
                                length_scales=(self.failure_length_scale, 0.4), noises=(1e-2,)).fit(X, y)
 
     def _choose_warp(self, X: np.ndarray, y: np.ndarray) -> str | float:
-        """The output warping with the highest GP evidence (with its Jacobian): the identity,
-        ``log y`` (positive objectives) or ``log(y - min + s * range)`` for each ``s`` in
-        ``warp_shifts`` (a shifted log spreads out the best values, where the front is)."""
-        from ...predictors.gp import GaussianProcess
-
-        cands: list[str | float] = ["id"] + (["log"] if np.all(y > 0) else []) + list(self.warp_shifts)
-        if not (isinstance(self.predictor_name, str) and self.predictor_name == "gp"):
-            return "log" if np.all(y > 0) and y.max() / y.min() > 5.0 else "id"
-        if len(cands) == 1:
-            return "id"
-        best, best_ev = "id", -np.inf
-        for warp in cands:
-            z, shift = _warp(warp, y)
-            gp = GaussianProcess(seed=self.seed, **self.predictor_settings)
-            gp.bind(self.space)
-            gp.fit(X, z)
-            # evidence of standardised targets; undo the standardisation and the log's Jacobian
-            ev = gp.log_marginal_likelihood - len(y) * math.log(gp._sd) - (0.0 if shift is None else float(z.sum()))
-            if ev > best_ev:
-                best, best_ev = warp, ev
-        return best
+        """The output warping with the highest GP evidence (:func:`~.warping.choose_warp`): the
+        identity, ``log y`` (positive objectives) or ``log(y - min + s * range)`` for each ``s`` in
+        ``warp_shifts``; with another predictor than the GP, a log where ``y`` spans over 5x."""
+        gp = isinstance(self.predictor_name, str) and self.predictor_name == "gp"
+        return choose_warp(X, y, self.warp_shifts, self.space, self.seed, self.predictor_settings, gp=gp)
 
     def _model_sets(self) -> list[tuple[float, list[tuple[Predictor, bool]]]]:
         """``(weight, [(model, sees the features) per objective])``: the plain models and, with
@@ -654,11 +627,7 @@ class PredictorGuided(Optimizer):
         return mean
 
     def _inverse(self, Y: np.ndarray) -> np.ndarray:
-        out = Y.copy()
-        for j, c in enumerate(self._shifts):
-            if c is not None:
-                out[..., j] = np.exp(np.clip(out[..., j], -700, 700)) + c
-        return out
+        return unwarp(Y, self._shifts)
 
     # -- candidates ---------------------------------------------------------------------------
     def _pool(self) -> tuple[list[Config], np.ndarray]:
