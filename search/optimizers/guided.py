@@ -39,6 +39,10 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    configurations of a deterministic evaluation, e.g. isomorphic cells), are discounted by GP
    estimates of those probabilities.
 
+Helpers with one concept each: :mod:`.warping` (output warpings), :mod:`.unit_pool` (the
+unit-cube pool's rows), :mod:`.trust_region` (``trust_region``'s boxes and side) and
+:mod:`.acquisition` (expected improvements).
+
 Deterministic for a seed and a history, so a study resumes by replay like every optimizer.
 :meth:`state` reports the real-evaluation counts and the predictors' Kendall's tau measured on
 results they had not seen (each proposal's prediction against its outcome).
