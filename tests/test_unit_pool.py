@@ -14,7 +14,7 @@ def test_rows_hold_the_parents_neighbours_and_stay_in_the_cube() -> None:
     P = np.random.default_rng(0).random((12, d))
     U, boxed = draw_unit_rows(space, P, np.random.default_rng(1), cap=400)
     assert boxed.start == boxed.stop  # no trust boxes
-    assert U.shape[1] == d and len(U) <= 400 and len(U) >= 390 and U.min() >= 0.0 and U.max() <= 1.0
+    assert U.shape == (400, d) and U.min() >= 0.0 and U.max() <= 1.0  # the row budget, filled
     # the first parent's neighbours inside the cube come first: one coordinate moved by one step
     # (an ordered choice of 3 is an integer 0..2: a step is 1/2 of the cube)
     steps = np.concatenate([P[0] - 0.5, P[0] + 0.5])
