@@ -63,6 +63,15 @@ def load_runs(files: list[str], optimizers: list[str] | None, need: str = "best_
     return runs
 
 
+def run_info(device: str) -> tuple[str, str, str]:
+    """``(device name, UTC date, "DATE UTC; DEVICE; PLATFORM; torch VERSION")`` for a results header."""
+    import torch
+
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and device != "cpu" else "cpu"
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return dev, date, f"{date} UTC; {dev}; {platform.platform()}; torch {torch.__version__}"
+
+
 def search_value(run: dict[str, Any]) -> float:
     """The lowest search FD a run sent (failed evaluations are ``None``)."""
     return min(p[0] for p in run["points"] if p is not None)
@@ -197,12 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             m = json.loads(line)
             done[(m["optimizer"], m["seed"], m["noise_seed"])] = m["fd"]
 
-    import torch
-
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    dev, date, info = run_info(args.device)
     print(f"# held-out FD of {len(runs)} runs' best configurations, {args.task}, noise seeds {args.noise_seeds}, "
-          f"{args.samples} samples; {date} UTC; {dev}; {platform.platform()}; torch {torch.__version__}", flush=True)
+          f"{args.samples} samples; {info}", flush=True)
     def heldout(label: str, seed: int, cfg: dict[str, Any]) -> list[float]:
         """FD per held-out seed of one run's (or baseline's) configuration, logged as measured."""
         out = []
@@ -268,19 +274,15 @@ class ConfigFD:
 
 
 def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
-    import torch
-
     if args.pick < 2 or set(args.pick_seeds) & set(args.noise_seeds) or 0 in args.pick_seeds:
         raise SystemExit("--pick K needs K >= 2 and --pick-seeds apart from --noise-seeds and from 0 (the search noise)")
     if args.pick_sent is not None and args.pick_sent < 1:
         raise SystemExit(f"--pick-sent must be a positive number of configurations, got {args.pick_sent}")
     runs = load_runs(args.runs, args.optimizers, need="configs")
     fd = ConfigFD(Path(args.out + ".jsonl"), space, evaluator, args.samples)
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    dev, date, info = run_info(args.device)
     print(f"# validation pick among each run's {args.pick} best, {len(runs)} runs, {args.task}, validation seeds "
-          f"{args.pick_seeds}, test seeds {args.noise_seeds}, {args.samples} samples; {date} UTC; {dev}; "
-          f"{platform.platform()}; torch {torch.__version__}", flush=True)
+          f"{args.pick_seeds}, test seeds {args.noise_seeds}, {args.samples} samples; {info}", flush=True)
     rows = pick_rows(runs, args.pick, space.key, lambda c: fd(c, args.pick_seeds), lambda c: fd(c, args.noise_seeds),
                      args.pick_sent)
     table: dict[str, Any] = {}
@@ -306,18 +308,15 @@ def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
 
 def _fronts_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:
     import numpy as np
-    import torch
 
     at = parse_at(args.at)
     runs = load_runs(args.runs, list(at), need="configs")
     largest = space.schedule_latency({"models": [space.zoo[-1]] * space.nfe})
     ref = np.array([1000.0 if args.cpu_smoke else 60.0, 1.05 * largest])
     fd = ConfigFD(Path(args.out + ".jsonl"), space, evaluator, args.samples)
-    dev = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    dev, date, info = run_info(args.device)
     print(f"# held-out fronts of {len(runs)} runs, model_schedule, at {at}, noise seeds {args.noise_seeds}, "
-          f"{args.samples} samples, reference point {ref.tolist()}; {date} UTC; {dev}; {platform.platform()}; "
-          f"torch {torch.__version__}", flush=True)
+          f"{args.samples} samples, reference point {ref.tolist()}; {info}", flush=True)
     rows = front_rows(runs, at, ref, lambda c: fd(c, args.noise_seeds))
     base = {r["seed"]: r for r in rows if r["optimizer"] == args.baseline}
     table: dict[str, Any] = {}
