@@ -143,7 +143,8 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
         from .pareto import non_dominated
 
         mask = non_dominated(np.array([v for _, v in good]))
-        best = sorted((n for (n, v), m in zip(good, mask) if m), key=lambda n: dict(good)[n])
+        by_trial = dict(good)
+        best = sorted((n for (n, _), m in zip(good, mask) if m), key=by_trial.__getitem__)
     return {"study": results.name, "selection": "trials" if trials else select,
             "evaluator_settings": settings, "overrides": dict(overrides), "configurations": rows, "best": best,
             "provenance": {"validated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
