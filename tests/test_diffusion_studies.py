@@ -47,18 +47,21 @@ def test_cpu_study_runs_end_to_end(name, tmp_path):
         assert reproduce(path, "tiny", "cpu")["fd"] == pytest.approx(best.metrics["fd"], rel=1e-5)
 
 
-def test_guided_one_objective_study_starts_from_the_baselines(tmp_path):
-    """Guided on a one-objective diffusion space (checkpoint combination, FD), from YAML with
-    ``initial: space``: the space's baselines are evaluated first, then guided's proposals;
-    every trial completes and none repeats."""
+def test_guided_checkpoint_combination_study_starts_from_the_baselines(tmp_path):
+    """The guided checkpoint-combination study (GPU-sized YAML, one objective: FD) on the tiny
+    testbed, in batches of 2: the space's baselines are evaluated first, then guided's
+    proposals; every trial completes and none repeats."""
     import yaml
 
     from paretoforge.search.spec import StudySpec
 
-    path = STUDIES / "diffusion_checkpoint_combination_cpu.yaml"
+    path = STUDIES / "diffusion_checkpoint_combination_guided.yaml"
     d = yaml.safe_load(path.read_text())
-    d["optimizer"] = {"name": "guided", "initial": "space", "n_initial": 4}
+    assert d["optimizer"] == {"name": "guided", "initial": "space"}
+    d["optimizer"]["n_initial"] = 4
     d["batch_size"] = 2
+    d["space"].update(assets="tiny", n_checkpoints=8)
+    d["evaluator"].update(assets="tiny", device="cpu", threads=1, nfe=4, n_samples=64)
     spec = StudySpec.from_dict(d, source=str(path))
     study = spec.build(output=str(tmp_path))
     baselines = study.space.initial_configs()
