@@ -21,9 +21,13 @@ Optimizers (``--optimizers``, six by default; ``--seeds`` seeds from ``--first-s
 space's baselines), ``random``, Optuna's TPE and GP samplers (``optuna-tpe``, ``optuna-gp``) and
 pymoo's NSGA-II (``pymoo-nsga2``, population 20); on request also ``guided-initial``: guided with
 the space's baselines sent first (``initial: space``), and ``guided-tr`` / ``guided-initial-tr``:
-the two in a trust region (``trust_region: 0.8``). Every configuration sent counts; a study that
-stops early (its optimizer proposes only configurations already evaluated) keeps its last value
-up to its budget.
+the two in a trust region (``trust_region: 0.8``), and ``guided-mf``: guided's multi-fidelity
+start (``low_fidelity: 0.2, n_low: 30``: 30 random configurations screened with a fifth of the
+samples, the best of them promoted as the initial design; their low-fidelity results also feed
+the predictors). Every configuration sent counts; a low-fidelity evaluation counts as its
+fidelity (a fifth), so the budgets are in full evaluations' cost, and only full-fidelity results
+enter the score. A study that stops early (its optimizer proposes only configurations already
+evaluated) keeps its last value up to its budget.
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
 a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
@@ -66,6 +70,7 @@ LABELS = six_optimizers(20)
 LABELS["guided-initial"] = ("guided", {"initial": "space"})
 LABELS["guided-initial-tr"] = ("guided", {"initial": "space", "trust_region": 0.8})
 LABELS["guided-tr"] = ("guided", {"trust_region": 0.8})
+LABELS["guided-mf"] = ("guided", {"low_fidelity": 0.2, "n_low": 30})
 
 _STATE: dict[str, Any] = {}
 
@@ -124,32 +129,47 @@ def run_one(task: tuple[str, int, int]) -> dict[str, Any]:
     opt = create_optimizer(name, space, objectives, seed=seed, **settings)
     t0 = time.perf_counter()
     study = Study(f"{label}-{seed}", space, ev, objectives, optimizer=opt, storage=None, seed=seed, batch_size=1)
-    study.optimize(n_evaluations=budget)
-    trials = sorted(study.trials, key=lambda t: t.number)[:budget]
+    n_low = int(settings.get("n_low", 0))  # low-fidelity screens come on top of the full-fidelity budget
+    study.optimize(n_evaluations=budget + n_low)
+    trials = sorted(study.trials, key=lambda t: t.number)[:budget + n_low]
     rows = [[t.metrics[o.source] for o in objectives] if t.state == TrialState.COMPLETE else None
             for t in trials]
     configs = [t.config for t in trials]
+    fidelities = [float(t.fidelity) for t in trials]
     state = opt.state() if hasattr(opt, "state") else {}
     study.close()
-    return {"optimizer": label, "seed": seed, "points": rows, "configs": configs,
+    extra = {"fidelities": fidelities} if any(f != 1.0 for f in fidelities) else {}
+    return {"optimizer": label, "seed": seed, "points": rows, "configs": configs, **extra,
             "seconds": time.perf_counter() - t0,
             "state": {k: v for k, v in state.items() if k in ("real_evals", "kendall_tau", "log_space")}}
 
 
+def full_points(run: dict[str, Any]) -> list[Any]:
+    """A run's results that count for its score: every completed full-fidelity one (a
+    low-fidelity result, on another scale, is left out like a failed one)."""
+    fids = run.get("fidelities") or [1.0] * len(run["points"])
+    return [p if f == 1.0 else None for p, f in zip(run["points"], fids)]
+
+
 def _curves(runs: list[dict[str, Any]], ref: Any, best_hv: float | None) -> list[Any]:
     """Per run: hypervolume / best after each evaluation (two objectives), or the lowest value
-    so far (one objective); a failed evaluation adds nothing."""
+    so far (one objective); a failed evaluation adds nothing. A run with low-fidelity
+    evaluations is read on the axis of cost: its value after ``c`` is that of its evaluations
+    whose fidelities add up to at most ``c``."""
     import numpy as np
 
     from paretoforge.search.pareto import hypervolume_history
 
     out = []
     for r in runs:
-        F = np.array([p if p is not None else [np.inf] * len(ref) for p in r["points"]], dtype=float)
-        if best_hv is None:
-            out.append(np.minimum.accumulate(F[:, 0]))
-        else:
-            out.append(hypervolume_history(F, ref) / best_hv)
+        F = np.array([p if p is not None else [np.inf] * len(ref) for p in full_points(r)], dtype=float)
+        h = np.minimum.accumulate(F[:, 0]) if best_hv is None else hypervolume_history(F, ref) / best_hv
+        if r.get("fidelities"):
+            spent = np.cumsum(r["fidelities"])
+            n = np.searchsorted(spent, np.arange(1, int(np.floor(spent[-1] + 1e-9)) + 1) + 1e-9, side="right")
+            empty = np.inf if best_hv is None else 0.0
+            h = np.array([h[k - 1] if k else empty for k in n])
+        out.append(h)
     return out
 
 
@@ -224,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 log.flush()
                 print(f"  {r['optimizer']} seed {r['seed']}: {len(r['points'])} sent, {r['seconds']:.1f} s", flush=True)
     wall = time.perf_counter() - t0
-    allpts = np.array([p for r in runs for p in r["points"] if p is not None], dtype=float)
+    allpts = np.array([p for r in runs for p in full_points(r) if p is not None], dtype=float)
     best_hv = None
     if two:
         best_hv = hypervolume(allpts, ref)

@@ -47,7 +47,7 @@ OPTIMIZERS = six_optimizers(20)
 
 
 class CachedEvaluator:
-    """Wraps an evaluator: one real evaluation per configuration key, reused afterwards."""
+    """Wraps an evaluator: one real evaluation per (configuration key, fidelity), reused afterwards."""
 
     def __init__(self, inner: Any, space: Any) -> None:
         self.inner, self.space = inner, space
@@ -58,7 +58,7 @@ class CachedEvaluator:
     def evaluate(self, configs: Sequence[dict[str, Any]], fidelity: float = 1.0) -> list[Any]:
         import copy
 
-        keys = [self.space.key(c) for c in configs]
+        keys = [(self.space.key(c), float(fidelity)) for c in configs]
         todo = [i for i, k in enumerate(keys) if k not in self.cache]
         if todo:
             t0 = time.perf_counter()
