@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guided_diffusion import _spec  # noqa: E402
+from guided_diffusion import _spec, full_points  # noqa: E402
 
 
 def load_runs(files: list[str], optimizers: list[str] | None, need: str = "best_config") -> list[dict[str, Any]]:
@@ -138,10 +138,13 @@ def pick_rows(runs: list[dict[str, Any]], k: int, key: Any, val: Any, test: Any,
     """Per run: its ``k`` best distinct configurations by search value (``key(config)`` tells them
     apart) among its first ``sent_max`` configurations sent (all if None), their validation and
     test FD (``val(config)``, ``test(config)``), and the test FD of the search's best and of the
-    validation's best among them."""
+    validation's best among them. Low-fidelity results (another scale) are never among them."""
     rows = []
     for r in runs:
-        points = r["points"] if sent_max is None else r["points"][:sent_max]
+        if sent_max is not None and r.get("fidelities"):
+            raise SystemExit(f"--pick-sent counts configurations sent, and run {r['optimizer']} seed {r['seed']} "
+                             "has low-fidelity evaluations: leave --pick-sent out for it")
+        points = full_points(r) if sent_max is None else r["points"][:sent_max]
         sent = sorted(((p[0], i) for i, p in enumerate(points) if p is not None))
         top, keys = [], set()
         for v, i in sent:

@@ -31,3 +31,16 @@ def test_two_objective_curve_on_the_cost_axis():
     # after cost 1: the screen only (0); the first full result is spent by 1.5, so read at 2; the
     # second is spent by 2.5, past the last whole unit of cost
     assert np.allclose(h, [0.0, 0.25])
+
+
+def test_a_validation_pick_never_takes_a_low_fidelity_result():
+    import pytest
+    from guided_diffusion_heldout import pick_rows
+
+    run = {"optimizer": "guided-mf", "seed": 0, "points": [[1.0], [2.0], [5.0], [4.0]],
+           "configs": [{"c": 0}, {"c": 1}, {"c": 2}, {"c": 3}], "fidelities": [0.2, 0.2, 1.0, 1.0]}
+    (row,) = pick_rows([run], 2, lambda c: str(c["c"]), lambda c: 10.0 - c["c"], lambda c: float(c["c"]))
+    assert row["search"] == [4.0, 5.0]  # the full-fidelity results only, best first
+    assert row["test"] == [3.0, 2.0] and row["picked"] == 0  # configuration 3 validates best (7 < 8)
+    with pytest.raises(SystemExit, match="low-fidelity"):
+        pick_rows([run], 2, lambda c: str(c["c"]), float, float, sent_max=3)
