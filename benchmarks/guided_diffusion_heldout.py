@@ -26,8 +26,9 @@ latency does not change), and the hypervolume of the held-out front at the task'
         --runs benchmarks/results/guided_diffusion_h200_solver_six.runs.jsonl          # GPU
     python benchmarks/guided_diffusion_heldout.py --cpu-smoke --runs R.jsonl --out /tmp/h.json
 
-Each measurement is appended to ``OUT.jsonl`` as it ends, and measurements already there are
-not repeated (an interrupted run resumes).
+Every mode measures a configuration once per noise seed, however many runs share it (keyed by
+the space's key): each measurement is appended to ``OUT.jsonl`` as it ends, and measurements
+already there are not repeated (an interrupted run resumes).
 """
 
 from __future__ import annotations
@@ -202,39 +203,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.pick:
         return _pick_main(args, space, evaluator)
     runs = load_runs(args.runs, args.optimizers)
-    log = Path(args.out + ".jsonl")
-    done: dict[tuple[str, int, int], float] = {}
-    if log.exists():
-        for line in log.read_text().splitlines():
-            m = json.loads(line)
-            done[(m["optimizer"], m["seed"], m["noise_seed"])] = m["fd"]
-
+    fd = ConfigFD(Path(args.out + ".jsonl"), space, evaluator, args.samples)
     dev, date, info = run_info(args.device)
     print(f"# held-out FD of {len(runs)} runs' best configurations, {args.task}, noise seeds {args.noise_seeds}, "
           f"{args.samples} samples; {info}", flush=True)
-    def heldout(label: str, seed: int, cfg: dict[str, Any]) -> list[float]:
-        """FD per held-out seed of one run's (or baseline's) configuration, logged as measured."""
-        out = []
-        for ns in args.noise_seeds:
-            key = (label, seed, ns)
-            if key not in done:
-                done[key] = float(evaluator.measure(space.validate(cfg), args.samples, ns)["fd"])
-                with log.open("a") as f:
-                    f.write(json.dumps({"optimizer": label, "seed": seed, "noise_seed": ns, "fd": done[key]}) + "\n")
-            out.append(done[key])
-        return out
-
     rows = []
     for r in runs:
-        fds = heldout(r["optimizer"], r["seed"], r["best_config"])
+        fds = fd.per_seed(r["best_config"], args.noise_seeds)
         rows.append({"optimizer": r["optimizer"], "seed": r["seed"], "search_fd": search_value(r),
                      "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
         print(f"  {r['optimizer']} seed {r['seed']}: search {rows[-1]['search_fd']:.2f}, "
               f"held-out {rows[-1]['heldout_fd']:.2f}", flush=True)
     base_rows = []
     if args.with_baselines:
-        for i, (name, cfg) in enumerate(space.baselines().items()):
-            fds = heldout(f"baseline {name}", i, cfg)
+        for name, cfg in space.baselines().items():
+            fds = fd.per_seed(cfg, args.noise_seeds)
             base_rows.append({"baseline": name, "heldout_fd": statistics.fmean(fds), "heldout_per_seed": fds})
         print("\n| baseline | held-out FD |\n|---|---:|")
         for b in sorted(base_rows, key=lambda b: b["heldout_fd"]):
@@ -266,14 +249,18 @@ class ConfigFD:
                 m = json.loads(line)
                 self.done[(m["config"], m["noise_seed"])] = m["fd"]
 
-    def __call__(self, cfg: dict[str, Any], seeds: list[int]) -> float:
+    def per_seed(self, cfg: dict[str, Any], seeds: list[int]) -> list[float]:
+        """FD of ``cfg`` on each of ``seeds``, measured where not logged yet."""
         key = self.space.key(cfg)
         for ns in seeds:
             if (key, ns) not in self.done:
                 self.done[(key, ns)] = float(self.evaluator.measure(self.space.validate(cfg), self.samples, ns)["fd"])
                 with self.log.open("a") as f:
                     f.write(json.dumps({"config": key, "noise_seed": ns, "fd": self.done[(key, ns)]}) + "\n")
-        return statistics.fmean(self.done[(key, ns)] for ns in seeds)
+        return [self.done[(key, ns)] for ns in seeds]
+
+    def __call__(self, cfg: dict[str, Any], seeds: list[int]) -> float:
+        return statistics.fmean(self.per_seed(cfg, seeds))
 
 
 def _pick_main(args: argparse.Namespace, space: Any, evaluator: Any) -> int:

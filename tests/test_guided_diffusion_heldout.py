@@ -52,18 +52,25 @@ def test_heldout_values_are_the_evaluators_measurements_and_resume(tmp_path):
     diffs = [by[("guided", s)]["heldout_fd"] - by[("nsga2", s)]["heldout_fd"] for s in (0, 1)]
     assert g["paired"][0] == pytest.approx(sum(diffs) / 2)
     assert g["paired"][2] == 2 and "paired" not in n
-    # a second call reads the measurements back instead of repeating them
+    # one measurement per configuration and seed, however many runs share the configuration
     log = Path(str(out) + ".jsonl")
     lines = [json.loads(x) for x in log.read_text().splitlines()]
-    assert len(lines) == 8
+    distinct = {space.key(space.validate(r["best_config"])) for r in runs}
+    assert len(distinct) < len(runs)  # some runs share their best configuration
+    assert sorted((m["config"], m["noise_seed"]) for m in lines) == sorted((k, ns) for k in distinct for ns in (1, 2))
+    # a second call reads the measurements back instead of repeating them
     for m in lines:
         m["fd"] = 1.0
     log.write_text("".join(json.dumps(m) + "\n" for m in lines))
     assert gh.main(argv) == 0
     assert all(r["heldout_fd"] == 1.0 for r in json.loads(out.read_text())["rows"])
-    assert len(log.read_text().splitlines()) == 8
-    # the space's baselines, each measured on the same held-out seeds
+    assert len(log.read_text().splitlines()) == len(lines)
+    # the space's baselines, each measured on the same held-out seeds (once for a baseline that
+    # is also a run's best configuration)
+    log.unlink()
     assert gh.main(argv + ["--with-baselines"]) == 0
+    both = distinct | {space.key(space.validate(c)) for c in space.baselines().values()}
+    assert len(log.read_text().splitlines()) == 2 * len(both)
     got = {b["baseline"]: b for b in json.loads(out.read_text())["baselines"]}
     assert set(got) == set(space.baselines())
     name, cfg = next(iter(space.baselines().items()))
