@@ -67,6 +67,7 @@ from .acquisition import (
     hv_improvement,
 )
 from .base import Optimizer
+from .scalarization import expected_chebyshev_improvement, simplex_weights
 from .trust_region import TrustRegion, improves
 from .unit_pool import draw_unit_rows
 from .warping import choose_warp, unwarp, warp_targets
@@ -178,7 +179,7 @@ class PredictorGuided(Optimizer):
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
                  observation_noise: bool | str = "auto", centred_rows: float = 0.0, trust_region: float = 0.0,
-                 **kwargs) -> None:
+                 acquisition: str = "ehvi", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if n_initial < 1:
             raise ValueError("guided: 'n_initial' must be >= 1")
@@ -236,6 +237,10 @@ class PredictorGuided(Optimizer):
         if ehvi not in ("mc", "exact", "auto"):
             raise ValueError(f"guided: 'ehvi' must be 'mc', 'exact' or 'auto', got {ehvi!r}")
         self.ehvi = ehvi
+        if acquisition not in ("ehvi", "parego"):
+            raise ValueError(f"guided: 'acquisition' must be 'ehvi' or 'parego', got {acquisition!r}")
+        self.acquisition = acquisition
+        self._weights: np.ndarray | None = None  # parego: this proposal's scalarisation weights
         if duplicate_aversion < 0:
             raise ValueError("guided: 'duplicate_aversion' must be >= 0")
         self.duplicate_aversion = float(duplicate_aversion)
@@ -844,6 +849,9 @@ class PredictorGuided(Optimizer):
             pm = self._mixture_mean(self._predict_sets(self._x(pend)))
             front = np.vstack([front, self._inverse(pm)])
         mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
+        wrng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 3])
+        if self.acquisition == "parego":
+            self._weights = simplex_weights(self.n_objectives, wrng)
         if self._all is None and self.refine:
             configs, X, sets = self._refined(configs, X, sets, front, ref)
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
@@ -867,7 +875,9 @@ class PredictorGuided(Optimizer):
                 p_ok = p_ok * (1.0 - np.clip(model.predict(Xc)[0], 0.0, 1.0)) ** aversion
         out: list[Config] = []
         chosen: set[int] = set()
-        for _ in range(k):
+        for i in range(k):
+            if self.acquisition == "parego" and i:  # a new weight vector for each proposal of a batch
+                self._weights = simplex_weights(self.n_objectives, wrng)
             ehvi = np.zeros(len(cand))
             for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
                 ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
@@ -900,7 +910,10 @@ class PredictorGuided(Optimizer):
               draws: np.random.Generator) -> np.ndarray:
         """Expected hypervolume improvement of candidates under one model set's predictions:
         the closed form (``ehvi: exact``, one to three objectives; ``auto``: three) or Monte
-        Carlo with ``draws``."""
+        Carlo with ``draws``; with ``acquisition: parego``, the expected improvement of this
+        proposal's Chebyshev scalarisation instead (:mod:`.scalarization`)."""
+        if self.acquisition == "parego" and self._weights is not None:
+            return expected_chebyshev_improvement(mean, std, front, self._weights, draws, self.n_samples, self._inverse)
         if self.ehvi == "exact" and len(ref) == 1:
             return expected_improvement_1d(mean, std, front, ref, self._shifts)
         if self.ehvi == "exact" and len(ref) == 2:
