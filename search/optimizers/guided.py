@@ -34,14 +34,17 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    rest of the front, where a model that trusts it would be wrong.
    Pending proposals count as believed points too. ``ehvi="exact"`` uses the closed form for
    two or three objectives; the default ``"auto"`` uses it for three, Monte Carlo for two. The
-   acquisition's reference point is the study's, when it has one. Candidates like those that
-   failed, or like those whose result repeated an earlier result exactly (equivalent
+   acquisition's reference point is the study's, when it has one; without one, on three or more
+   objectives whose random results lie far from the front, ``acquisition="parego"`` scores the
+   expected improvement of a random Chebyshev scalarisation instead (:mod:`.scalarization`), which
+   converges where a hypervolume box built from the worst results spreads. Candidates like those
+   that failed, or like those whose result repeated an earlier result exactly (equivalent
    configurations of a deterministic evaluation, e.g. isomorphic cells), are discounted by GP
    estimates of those probabilities.
 
 Helpers with one concept each: :mod:`.warping` (output warpings), :mod:`.unit_pool` (the
-unit-cube pool's rows), :mod:`.trust_region` (``trust_region``'s boxes and side) and
-:mod:`.acquisition` (expected improvements).
+unit-cube pool's rows), :mod:`.trust_region` (``trust_region``'s boxes and side),
+:mod:`.acquisition` (expected improvements) and :mod:`.scalarization` (``acquisition: parego``).
 
 Deterministic for a seed and a history, so a study resumes by replay like every optimizer.
 :meth:`state` reports the real-evaluation counts and the predictors' Kendall's tau measured on
@@ -162,7 +165,10 @@ class PredictorGuided(Optimizer):
     do not, and starts again from the initial side when under 0.5**7; a round whose boxes hold no
     unseen configuration, as when they are narrower than a step of the discrete variables,
     doubles them for that round), so that a model of few results in many dimensions refines
-    where it is right instead of chasing its uncertainty far away."""
+    where it is right instead of chasing its uncertainty far away; ``acquisition`` (``"ehvi"``, the
+    default, or ``"parego"``: each proposal draws a weight vector and scores the expected
+    improvement of ParEGO's augmented Chebyshev scalarisation, :mod:`.scalarization`; for searches
+    without a reference point whose box of hypervolume would be built from far-off results)."""
 
     name = "guided"
 
