@@ -1,13 +1,12 @@
 """ParEGO's random augmented Chebyshev scalarisation, as an acquisition for predictor search.
 
 Each proposal draws a weight vector ``w`` uniformly from the simplex; objectives are scaled by
-the range of the results so far and measured from an ideal point a little below their best
-values, and a point's value is
-``max_j w_j f_j + rho * sum_j w_j f_j`` (lower is better). Improving it for any weight moves
-towards the front, whatever the reference point, so the acquisition does not depend on one: where
-no reference point is known and the results lie far from the front, a hypervolume box built from
-the worst results rewards spreading along their extremes instead of converging (Knowles, "ParEGO",
-2006). The expected improvement of the scalarised value is averaged over Monte-Carlo draws of the
+the range of the results so far and measured from an ideal point a little below their best values,
+and a point's value is ``max_j w_j f_j + rho * sum_j w_j f_j`` (lower is better). Improving it for
+any weight moves towards the front, whatever the reference point, so the acquisition needs none:
+where no reference point is known and the results lie far from the front, a hypervolume box built
+from the worst results rewards spreading along their extremes instead of converging (Knowles,
+"ParEGO", 2006). The expected improvement of the scalarised value is averaged over Monte-Carlo draws of the
 predictive normals, as :func:`~.acquisition.expected_hv_improvement` does for the hypervolume.
 """
 
