@@ -168,7 +168,9 @@ class PredictorGuided(Optimizer):
     where it is right instead of chasing its uncertainty far away; ``acquisition`` (``"ehvi"``, the
     default, or ``"parego"``: each proposal draws a weight vector and scores the expected
     improvement of ParEGO's augmented Chebyshev scalarisation, :mod:`.scalarization`; for searches
-    without a reference point whose box of hypervolume would be built from far-off results)."""
+    without a reference point whose box of hypervolume would be built from far-off results; a pool
+    larger than ``prefilter``, as an enumerated space's, is still screened first by the optimistic
+    hypervolume improvement)."""
 
     name = "guided"
 
