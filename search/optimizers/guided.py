@@ -857,8 +857,8 @@ class PredictorGuided(Optimizer):
             pm = self._mixture_mean(self._predict_sets(self._x(pend)))
             front = np.vstack([front, self._inverse(pm)])
         mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
-        wrng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 3])
-        if self.acquisition == "parego":
+        if self.acquisition == "parego":  # this round's weight vectors, one per proposal
+            wrng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 3])
             self._weights = simplex_weights(self.n_objectives, wrng)
         if self._all is None and self.refine:
             configs, X, sets = self._refined(configs, X, sets, front, ref)
