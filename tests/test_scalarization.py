@@ -13,6 +13,7 @@ from paretoforge.search.optimizers.scalarization import (
     IDEAL_MARGIN,
     RHO,
     chebyshev,
+    chebyshev_gain,
     expected_chebyshev_improvement,
     simplex_weights,
 )
@@ -60,6 +61,39 @@ def test_uncertainty_gives_a_worse_mean_a_chance() -> None:
     std = np.array([[0.0, 0.0], [0.3, 0.3]])
     ei = expected_chebyshev_improvement(mean, std, front, w, np.random.default_rng(1), n_samples=256)
     assert ei[0] == 0 and ei[1] > 0
+
+
+def test_chebyshev_gain_is_the_unclipped_improvement_of_the_best_value() -> None:
+    front = np.array([[0.0, 1.0], [1.0, 0.0]])
+    w = np.array([0.5, 0.5])
+    lo, scale = front.min(0), front.max(0) - front.min(0)
+    ideal = lo - IDEAL_MARGIN * scale
+    F = np.array([[0.2, 0.2], [2.0, 2.0]])
+    want = chebyshev(front, w, ideal, scale).min() - chebyshev(F, w, ideal, scale)
+    got = chebyshev_gain(F, front, w)
+    assert got == pytest.approx(want) and got[0] > 0 > got[1]  # the worse point keeps its (negative) order
+
+
+def test_parego_screens_a_large_pool_by_the_scalarised_gain_of_every_proposal() -> None:
+    """A pool larger than ``prefilter`` is cut to the candidates whose optimistic point (mean - 2 sd)
+    has the largest Chebyshev gain under any of the round's weights, not the largest hypervolume
+    improvement: on the front (0, 1), (1, 0) with the weight on the first objective, the optimistic
+    points near (0, 5) pass; the box's favourite, (0.4, 0.4), fails."""
+    problem = get_problem("zdt1")
+    opt = create_optimizer("guided", problem.space, problem.objectives, seed=0, acquisition="parego", prefilter=2,
+                           log_transform=False)
+    opt._shifts = [None, None]  # objectives on their own scale
+    front, ref = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([2.0, 2.0])
+    mean = np.array([[0.4, 0.4], [0.0, 5.0], [0.02, 5.0], [0.9, 0.9], [0.05, 6.0]])
+    sets = [(1.0, mean, np.zeros_like(mean))]
+    w_first = [np.array([1.0, 0.0])]
+    assert opt._screened(5, sets, front, ref, w_first).tolist() == [1, 2]
+    assert opt._screened(5, sets, front, ref).tolist() == [0, 3]  # ehvi: the optimistic hypervolume gain
+    # a batch's weights: a candidate passes on its best gain under any of them
+    both = [np.array([1.0, 0.0]), np.array([0.5, 0.5])]
+    opt.prefilter = 3
+    assert opt._screened(5, sets, front, ref, both).tolist() == [0, 1, 3]
+    assert opt._screened(2, sets, front, ref, w_first).tolist() == [0, 1]  # a pool within prefilter: all
 
 
 def test_guided_parego_beats_the_hypervolume_box_on_dtlz2_without_a_reference_point() -> None:

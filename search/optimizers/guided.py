@@ -70,7 +70,7 @@ from .acquisition import (
     hv_improvement,
 )
 from .base import Optimizer
-from .scalarization import expected_chebyshev_improvement, simplex_weights
+from .scalarization import chebyshev_gain, expected_chebyshev_improvement, simplex_weights
 from .trust_region import TrustRegion, improves
 from .unit_pool import draw_unit_rows
 from .warping import choose_warp, unwarp, warp_targets
@@ -169,8 +169,8 @@ class PredictorGuided(Optimizer):
     default, or ``"parego"``: each proposal draws a weight vector and scores the expected
     improvement of ParEGO's augmented Chebyshev scalarisation, :mod:`.scalarization`; for searches
     without a reference point whose box of hypervolume would be built from far-off results; a pool
-    larger than ``prefilter``, as an enumerated space's, is still screened first by the optimistic
-    hypervolume improvement)."""
+    larger than ``prefilter``, as an enumerated space's, is screened first by the optimistic point's
+    scalarised gain under the round's weights instead of its hypervolume improvement)."""
 
     name = "guided"
 
@@ -857,25 +857,17 @@ class PredictorGuided(Optimizer):
             pm = self._mixture_mean(self._predict_sets(self._x(pend)))
             front = np.vstack([front, self._inverse(pm)])
         mc = np.random.default_rng([self.seed, self.round, len(self._seen_high)])
+        weights: list[np.ndarray] = []
         if self.acquisition == "parego":  # this round's weight vectors, one per proposal
             wrng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 3])
-            self._weights = simplex_weights(self.n_objectives, wrng)
+            weights = [simplex_weights(self.n_objectives, wrng) for _ in range(k)]
+            self._weights = weights[0]
         if self._all is None and self.refine:
             configs, X, sets = self._refined(configs, X, sets, front, ref)
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
         mean = self._mixture_mean(sets)
         std = sets[0][2]
-        cand = np.arange(len(configs))
-        if len(cand) > self.prefilter:
-            screen = np.full(len(cand), -np.inf)
-            for _, m_s, s_s in sets:  # a candidate passes if it looks promising to any model set
-                opt = self._inverse(m_s - 2.0 * s_s)
-                if len(ref) <= 3:  # exact and vectorised up to three objectives
-                    screen = np.maximum(screen, hv_improvement(opt, front, ref))
-                else:
-                    screen = np.maximum(screen, -np.min((opt - front.min(0)) / np.maximum(
-                        front.max(0) - front.min(0), 1e-12), axis=1))
-            cand = np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
+        cand = self._screened(len(configs), sets, front, ref, weights)
         p_ok = np.ones(len(cand))
         Xc = self._encode(X[cand]) if self._fail_model is not None or self._dup_model is not None else None
         for model, aversion in ((self._fail_model, self.failure_aversion), (self._dup_model, self.duplicate_aversion)):
@@ -884,8 +876,8 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         for i in range(k):
-            if self.acquisition == "parego" and i:  # a new weight vector for each proposal of a batch
-                self._weights = simplex_weights(self.n_objectives, wrng)
+            if weights:  # parego: each proposal of a batch has its own weight vector
+                self._weights = weights[i]
             ehvi = np.zeros(len(cand))
             for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
                 ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
@@ -913,6 +905,27 @@ class PredictorGuided(Optimizer):
             front = np.vstack([front, self._inverse(mean[c])])
             out.append(self._take(cfg))
         return out
+
+    def _screened(self, n: int, sets: list[tuple[float, np.ndarray, np.ndarray]], front: np.ndarray,
+                  ref: np.ndarray, weights: Sequence[np.ndarray] = ()) -> np.ndarray:
+        """Indices (sorted) of the candidates that the acquisition scores: all ``n`` up to
+        ``prefilter``, else the ``prefilter`` whose optimistic point (mean - 2 sd under some model
+        set) scores best: under ``weights`` (parego) its largest scalarised gain, else its
+        hypervolume improvement (up to three objectives) or its best normalised step below the front."""
+        if n <= self.prefilter:
+            return np.arange(n)
+        screen = np.full(n, -np.inf)
+        for _, m_s, s_s in sets:  # a candidate passes if it looks promising to any model set
+            opt = self._inverse(m_s - 2.0 * s_s)
+            if len(weights):
+                for w in weights:
+                    screen = np.maximum(screen, chebyshev_gain(opt, front, w))
+            elif len(ref) <= 3:  # exact and vectorised up to three objectives
+                screen = np.maximum(screen, hv_improvement(opt, front, ref))
+            else:
+                screen = np.maximum(screen, -np.min((opt - front.min(0)) / np.maximum(
+                    front.max(0) - front.min(0), 1e-12), axis=1))
+        return np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
 
     def _ehvi(self, mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,
               draws: np.random.Generator) -> np.ndarray:

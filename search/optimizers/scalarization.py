@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["IDEAL_MARGIN", "RHO", "chebyshev", "expected_chebyshev_improvement", "simplex_weights"]
+__all__ = ["IDEAL_MARGIN", "RHO", "chebyshev", "chebyshev_gain", "expected_chebyshev_improvement", "simplex_weights"]
 
 #: weight of the augmenting sum, which breaks the ties of the max among weakly dominated points
 RHO = 0.05
@@ -39,6 +39,24 @@ def chebyshev(F: np.ndarray, weights: np.ndarray, ideal: np.ndarray, scale: np.n
     return d.max(-1) + RHO * d.sum(-1)
 
 
+def _frame(front: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ideal point and scale of ``front`` (the results), and their lowest value under ``weights``."""
+    front = np.asarray(front, dtype=float)
+    lo = front.min(0)
+    span = front.max(0) - lo
+    scale = np.where(span > 0, span, 1.0)
+    ideal = lo - IDEAL_MARGIN * scale
+    return ideal, scale, float(chebyshev(front, weights, ideal, scale).min())
+
+
+def chebyshev_gain(F: np.ndarray, front: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``best - g(F)`` per row of ``F``, unclipped (negative where a row does not beat the results):
+    how far each point improves the lowest Chebyshev value of ``front`` under ``weights``. Applied to
+    optimistic predictions it screens a large pool the way the acquisition will score it."""
+    ideal, scale, best = _frame(front, weights)
+    return best - chebyshev(np.asarray(F, dtype=float), weights, ideal, scale)
+
+
 def expected_chebyshev_improvement(mean: np.ndarray, std: np.ndarray, front: np.ndarray, weights: np.ndarray,
                                    rng: np.random.Generator, n_samples: int = 32,
                                    inverse: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
@@ -46,12 +64,7 @@ def expected_chebyshev_improvement(mean: np.ndarray, std: np.ndarray, front: np.
     ``weights`` with the ideal point and the range of ``front`` (the results), ``best`` the lowest
     value among them; ``Y`` normal with ``mean``/``std`` (rows = candidates), mapped back by
     ``inverse``. The same standard normal draws serve every candidate (common random numbers)."""
-    front = np.asarray(front, dtype=float)
-    lo = front.min(0)
-    span = front.max(0) - lo
-    scale = np.where(span > 0, span, 1.0)
-    ideal = lo - IDEAL_MARGIN * scale
-    best = float(chebyshev(front, weights, ideal, scale).min())
+    ideal, scale, best = _frame(front, weights)
     n, m = mean.shape
     z = rng.standard_normal((n_samples, m))
     Y = mean[:, None, :] + std[:, None, :] * z[None, :, :]
