@@ -906,8 +906,8 @@ class PredictorGuided(Optimizer):
             out.append(self._take(cfg))
         return out
 
-    def _screened(self, n: int, sets: list[tuple[float, np.ndarray, np.ndarray]], front: np.ndarray,
-                  ref: np.ndarray, weights: Sequence[np.ndarray] = ()) -> np.ndarray:
+    def _screened(self, n: int, sets: _Sets, front: np.ndarray, ref: np.ndarray,
+                  weights: Sequence[np.ndarray] = ()) -> np.ndarray:
         """Indices (sorted) of the candidates that the acquisition scores: all ``n`` up to
         ``prefilter``, else the ``prefilter`` whose optimistic point (mean - 2 sd under some model
         set) scores best: under ``weights`` (parego) its largest scalarised gain, else its
