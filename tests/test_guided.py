@@ -5,6 +5,7 @@ optimizer contract tests)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -820,3 +821,29 @@ def test_trust_region_under_a_budget_with_two_objectives() -> None:
     worst = {"bits": [8] * 9 + [2] * 7}
     opt.tell([Observation(worst, space.key(worst), 1.0, np.array([1e3, 1e3]))])
     assert (opt._trust.failures, opt._trust.successes) == (fails + 1, 0) or opt._trust.side == side / 2
+
+
+@pytest.mark.parametrize(("key", "bad", "message"), [
+    ("prefilter", 0, "'prefilter' must be an integer >= 1, got 0"),
+    ("n_samples", 2.5, "'n_samples' must be an integer >= 1, got 2.5"),
+    ("pool_size", "many", "'pool_size' must be an integer >= 1, got 'many'"),
+    ("evolve_size", True, "'evolve_size' must be an integer >= 1, got True"),
+    ("max_retries", -1, "'max_retries' must be an integer >= 1"),
+    ("enumerate_limit", float("inf"), "'enumerate_limit' must be an integer >= 0"),
+    ("score_budget", 0, "'score_budget' must be a number > 0"),
+    ("failure_length_scale", None, "'failure_length_scale' must be a number > 0, got None"),
+    ("failure_aversion", -0.5, "'failure_aversion' must be a number >= 0"),
+])
+def test_bad_sizes_and_scales_are_named(key: str, bad: object, message: str) -> None:
+    """A size or scale of the search's own work that would make it silently do nothing (a screen
+    keeping no candidate, no Monte-Carlo draw) or fail deep inside a round is refused up front."""
+    problem = get_problem("zdt1")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        create_optimizer("guided", problem.space, problem.objectives, **{key: bad})
+
+
+def test_numeric_sizes_written_as_text_or_floats_still_work() -> None:
+    problem = get_problem("zdt1")
+    opt = create_optimizer("guided", problem.space, problem.objectives, prefilter="1.5e3", score_budget="2e8",
+                           n_samples=64.0)
+    assert (opt.prefilter, opt.score_budget, opt.n_samples) == (1500, 2e8, 64)

@@ -112,6 +112,20 @@ class _UnitRows:
         return self.space.from_unit(self.U[int(i)])
 
 
+def _number(key: str, value: Any, low: float, integer: bool = False, positive: bool = False) -> float:
+    """A numeric setting as a float, or a clear error naming it: ``value`` must be a number (a
+    whole one where ``integer``) of at least ``low`` (above it where ``positive``)."""
+    kind = "an integer" if integer else "a number"
+    bound = f"> {low:g}" if positive else f">= {low:g}"
+    try:
+        v = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (v > low if positive else v >= low) or (integer and not (math.isfinite(v) and v == int(v))):
+        raise ValueError(f"guided: '{key}' must be {kind} {bound}, got {value!r}")
+    return v
+
+
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
     if isinstance(name, Predictor):
         return name
@@ -211,17 +225,17 @@ class PredictorGuided(Optimizer):
             raise ValueError("guided: 'equivalents' and 'equivalent_rows' must be >= 1")
         self.equivalents = int(equivalents)
         self.equivalent_rows = int(equivalent_rows)
-        self.enumerate_limit = int(enumerate_limit)
-        self.pool_size = int(pool_size)
-        self.score_budget = float(score_budget)
-        self.evolve_size = int(evolve_size)
-        self.failure_length_scale = float(failure_length_scale)
-        self.failure_aversion = float(failure_aversion)
+        self.enumerate_limit = int(_number("enumerate_limit", enumerate_limit, 0, integer=True))
+        self.pool_size = int(_number("pool_size", pool_size, 1, integer=True))
+        self.score_budget = _number("score_budget", score_budget, 0.0, positive=True)
+        self.evolve_size = int(_number("evolve_size", evolve_size, 1, integer=True))
+        self.failure_length_scale = _number("failure_length_scale", failure_length_scale, 0.0, positive=True)
+        self.failure_aversion = _number("failure_aversion", failure_aversion, 0.0)
         self.ref_margin = ref_margin
         self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
         self._own_reference = reference_point is not None
-        self.n_samples = int(n_samples)
-        self.prefilter = int(prefilter)
+        self.n_samples = int(_number("n_samples", n_samples, 1, integer=True))
+        self.prefilter = int(_number("prefilter", prefilter, 1, integer=True))
         if refine < 0 or refine_top < 1 or refine_children < 1:
             raise ValueError("guided: 'refine' must be >= 0, 'refine_top' and 'refine_children' >= 1")
         self.refine, self.refine_top, self.refine_children = int(refine), int(refine_top), int(refine_children)
@@ -285,7 +299,7 @@ class PredictorGuided(Optimizer):
         self._design: list[Config] | None = None
         self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
         self.n_low = int(n_low)
-        self.max_retries = max_retries
+        self.max_retries = int(_number("max_retries", max_retries, 1, integer=True))
         # what was proposed / heard
         self._seen_high: set[str] = set()   # full-fidelity keys proposed or told (never proposed again)
         self._seen_low: set[str] = set()
