@@ -833,6 +833,10 @@ def test_trust_region_under_a_budget_with_two_objectives() -> None:
     ("score_budget", 0, "'score_budget' must be a number > 0"),
     ("failure_length_scale", None, "'failure_length_scale' must be a number > 0, got None"),
     ("failure_aversion", -0.5, "'failure_aversion' must be a number >= 0"),
+    ("n_initial", 0, "'n_initial' must be an integer >= 1, got 0"),
+    ("refine", -1, "'refine' must be an integer >= 0"),
+    ("equivalents", 0, "'equivalents' must be an integer >= 1"),
+    ("duplicate_aversion", -1, "'duplicate_aversion' must be a number >= 0"),
 ])
 def test_bad_sizes_and_scales_are_named(key: str, bad: object, message: str) -> None:
     """A size or scale of the search's own work that would make it silently do nothing (a screen

@@ -203,8 +203,6 @@ class PredictorGuided(Optimizer):
                  observation_noise: bool | str = "auto", centred_rows: float = 0.0, trust_region: float = 0.0,
                  acquisition: str = "ehvi", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if n_initial < 1:
-            raise ValueError("guided: 'n_initial' must be >= 1")
         if log_transform not in (True, False, "auto"):
             raise ValueError(f"guided: 'log_transform' must be true, false or 'auto', got {log_transform!r}")
         if (low_fidelity is None) != (n_low == 0):
@@ -220,11 +218,9 @@ class PredictorGuided(Optimizer):
         if predictor == "gp" and any(p.kind == "float" for p in self.space.flat_params()):
             # continuous variables: per-variable relevances where the evidence supports them
             self.predictor_settings.setdefault("ard", "auto")
-        self.n_initial = int(n_initial)
-        if equivalents < 1 or equivalent_rows < 1:
-            raise ValueError("guided: 'equivalents' and 'equivalent_rows' must be >= 1")
-        self.equivalents = int(equivalents)
-        self.equivalent_rows = int(equivalent_rows)
+        self.n_initial = int(_number("n_initial", n_initial, 1, integer=True))
+        self.equivalents = int(_number("equivalents", equivalents, 1, integer=True))
+        self.equivalent_rows = int(_number("equivalent_rows", equivalent_rows, 1, integer=True))
         self.enumerate_limit = int(_number("enumerate_limit", enumerate_limit, 0, integer=True))
         self.pool_size = int(_number("pool_size", pool_size, 1, integer=True))
         self.score_budget = _number("score_budget", score_budget, 0.0, positive=True)
@@ -236,9 +232,9 @@ class PredictorGuided(Optimizer):
         self._own_reference = reference_point is not None
         self.n_samples = int(_number("n_samples", n_samples, 1, integer=True))
         self.prefilter = int(_number("prefilter", prefilter, 1, integer=True))
-        if refine < 0 or refine_top < 1 or refine_children < 1:
-            raise ValueError("guided: 'refine' must be >= 0, 'refine_top' and 'refine_children' >= 1")
-        self.refine, self.refine_top, self.refine_children = int(refine), int(refine_top), int(refine_children)
+        self.refine = int(_number("refine", refine, 0, integer=True))
+        self.refine_top = int(_number("refine_top", refine_top, 1, integer=True))
+        self.refine_children = int(_number("refine_children", refine_children, 1, integer=True))
         if not (isinstance(observation_noise, bool) or observation_noise == "auto"):
             raise ValueError(f"guided: 'observation_noise' must be true, false or 'auto', got {observation_noise!r}")
         self.observation_noise = observation_noise
@@ -263,9 +259,7 @@ class PredictorGuided(Optimizer):
             raise ValueError(f"guided: 'acquisition' must be 'ehvi' or 'parego', got {acquisition!r}")
         self.acquisition = acquisition
         self._weights: np.ndarray | None = None  # parego: this proposal's scalarisation weights
-        if duplicate_aversion < 0:
-            raise ValueError("guided: 'duplicate_aversion' must be >= 0")
-        self.duplicate_aversion = float(duplicate_aversion)
+        self.duplicate_aversion = _number("duplicate_aversion", duplicate_aversion, 0.0)
         if initial_design not in ("random", "maximin"):
             raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
         self.initial_design = initial_design
