@@ -258,7 +258,6 @@ class PredictorGuided(Optimizer):
         if acquisition not in ("ehvi", "parego"):
             raise ValueError(f"guided: 'acquisition' must be 'ehvi' or 'parego', got {acquisition!r}")
         self.acquisition = acquisition
-        self._weights: np.ndarray | None = None  # parego: this proposal's scalarisation weights
         self.duplicate_aversion = _number("duplicate_aversion", duplicate_aversion, 0.0)
         if initial_design not in ("random", "maximin"):
             raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
@@ -869,9 +868,8 @@ class PredictorGuided(Optimizer):
         if self.acquisition == "parego":  # this round's weight vectors, one per proposal
             wrng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 3])
             weights = [simplex_weights(self.n_objectives, wrng) for _ in range(k)]
-            self._weights = weights[0]
         if self._all is None and self.refine:
-            configs, X, sets = self._refined(configs, X, sets, front, ref)
+            configs, X, sets = self._refined(configs, X, sets, front, ref, weights[0] if weights else None)
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
         mean = self._mixture_mean(sets)
         std = sets[0][2]
@@ -884,11 +882,10 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         for i in range(k):
-            if weights:  # parego: each proposal of a batch has its own weight vector
-                self._weights = weights[i]
+            weight = weights[i] if weights else None  # parego: each proposal of a batch has its own
             ehvi = np.zeros(len(cand))
             for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
-                ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc))
+                ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc, weight))
             # chosen in this batch, or the same point (key) as a chosen one (a unit-cube pool's
             # rows are distinct points, none of them seen: only the chosen ones are blocked)
             if isinstance(configs, _UnitRows):
@@ -936,13 +933,13 @@ class PredictorGuided(Optimizer):
         return np.sort(np.argpartition(-screen, self.prefilter - 1)[: self.prefilter])
 
     def _ehvi(self, mean: np.ndarray, std: np.ndarray, front: np.ndarray, ref: np.ndarray,
-              draws: np.random.Generator) -> np.ndarray:
+              draws: np.random.Generator, weight: np.ndarray | None = None) -> np.ndarray:
         """Expected hypervolume improvement of candidates under one model set's predictions:
         the closed form (``ehvi: exact``, one to three objectives; ``auto``: three) or Monte
         Carlo with ``draws``; with ``acquisition: parego``, the expected improvement of this
-        proposal's Chebyshev scalarisation instead (:mod:`.scalarization`)."""
-        if self.acquisition == "parego" and self._weights is not None:
-            return expected_chebyshev_improvement(mean, std, front, self._weights, draws, self.n_samples, self._inverse)
+        proposal's Chebyshev scalarisation under ``weight`` instead (:mod:`.scalarization`)."""
+        if self.acquisition == "parego" and weight is not None:
+            return expected_chebyshev_improvement(mean, std, front, weight, draws, self.n_samples, self._inverse)
         if self.ehvi == "exact" and len(ref) == 1:
             return expected_improvement_1d(mean, std, front, ref, self._shifts)
         if self.ehvi == "exact" and len(ref) == 2:
@@ -952,17 +949,18 @@ class PredictorGuided(Optimizer):
         return expected_hv_improvement(mean, std, front, ref, draws, self.n_samples, self._inverse)
 
     def _refined(self, configs: list[Config], X: np.ndarray, sets: _Sets, front: np.ndarray,
-                 ref: np.ndarray) -> tuple[list[Config], np.ndarray, _Sets]:
+                 ref: np.ndarray, weight: np.ndarray | None = None) -> tuple[list[Config], np.ndarray, _Sets]:
         """The evolved pool plus ``refine`` generations of local search on the predictor: the
         ``refine_top`` candidates of highest EHVI each get ``refine_children`` children, moved in
         the space's unit-cube view by normal steps (scale 0.05, then a quarter of it per
         generation) on about half of the variables; the best ``refine_top`` of parents and
-        children breed the next generation. All children join the candidates."""
+        children breed the next generation. All children join the candidates. With parego, the
+        EHVI is the expected improvement of the scalarisation under ``weight`` (the batch's first)."""
         def score(m_sets: _Sets) -> np.ndarray:
             best = np.zeros(len(m_sets[0][1]))
             for _, m_s, s_s in m_sets:  # the same draws for every call (common random numbers)
                 draws = np.random.default_rng([self.seed, self.round, len(self._seen_high), 1])
-                best = np.maximum(best, self._ehvi(m_s, s_s, front, ref, draws))
+                best = np.maximum(best, self._ehvi(m_s, s_s, front, ref, draws, weight))
             return best
 
         rng = np.random.default_rng([self.seed, self.round, len(self._seen_high), 2])
