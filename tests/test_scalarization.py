@@ -96,6 +96,31 @@ def test_parego_screens_a_large_pool_by_the_scalarised_gain_of_every_proposal() 
     assert opt._screened(2, sets, front, ref, w_first).tolist() == [0, 1]  # a pool within prefilter: all
 
 
+def test_parego_scores_each_candidate_under_the_weight_it_is_given() -> None:
+    """The acquisition takes its proposal's weight vector as an argument: under a weight on the first
+    objective the candidate best in the first wins, under a weight on the second the other one, and
+    without a weight (the default acquisition) it is the expected hypervolume improvement."""
+    from paretoforge.search.optimizers.acquisition import expected_hv_improvement
+
+    problem = get_problem("zdt1")
+    opt = create_optimizer("guided", problem.space, problem.objectives, seed=0, acquisition="parego", log_transform=False)
+    opt._shifts = [None, None]  # objectives on their own scale
+    front, ref = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([2.0, 2.0])
+    mean = np.array([[-0.2, 0.9], [0.9, -0.2]])
+    std = np.full_like(mean, 0.05)
+
+    def score(weight: np.ndarray | None) -> np.ndarray:
+        return opt._ehvi(mean, std, front, ref, np.random.default_rng(0), weight)
+
+    first, second = score(np.array([0.9, 0.1])), score(np.array([0.1, 0.9]))
+    assert first[0] > first[1] and second[1] > second[0]
+    expected = expected_chebyshev_improvement(mean, std, front, np.array([0.9, 0.1]), np.random.default_rng(0),
+                                              opt.n_samples, opt._inverse)
+    assert np.allclose(first, expected)
+    hv = expected_hv_improvement(mean, std, front, ref, np.random.default_rng(0), opt.n_samples, opt._inverse)
+    assert np.allclose(score(None), hv) and not np.allclose(score(None), first)
+
+
 def test_guided_parego_beats_the_hypervolume_box_on_dtlz2_without_a_reference_point() -> None:
     """On DTLZ2 (three objectives, the front is the unit sphere's octant) with no reference point,
     the box of the expected hypervolume improvement is built from far-off random results and the
