@@ -882,7 +882,7 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         for i in range(k):
-            weight = weights[i] if weights else None  # parego: each proposal of a batch has its own
+            weight = weights[i] if weights else None  # parego: each proposal of a batch has its own weight vector
             ehvi = np.zeros(len(cand))
             for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
                 ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc, weight))
@@ -936,9 +936,9 @@ class PredictorGuided(Optimizer):
               draws: np.random.Generator, weight: np.ndarray | None = None) -> np.ndarray:
         """Expected hypervolume improvement of candidates under one model set's predictions:
         the closed form (``ehvi: exact``, one to three objectives; ``auto``: three) or Monte
-        Carlo with ``draws``; with ``acquisition: parego``, the expected improvement of this
-        proposal's Chebyshev scalarisation under ``weight`` instead (:mod:`.scalarization`)."""
-        if self.acquisition == "parego" and weight is not None:
+        Carlo with ``draws``; given ``weight`` (``acquisition: parego``), the expected improvement of
+        the proposal's Chebyshev scalarisation under it instead (:mod:`.scalarization`)."""
+        if weight is not None:  # parego
             return expected_chebyshev_improvement(mean, std, front, weight, draws, self.n_samples, self._inverse)
         if self.ehvi == "exact" and len(ref) == 1:
             return expected_improvement_1d(mean, std, front, ref, self._shifts)
