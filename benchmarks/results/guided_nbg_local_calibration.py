@@ -14,7 +14,6 @@ Usage: python benchmarks/results/guided_nbg_local_calibration.py VARIANTS FIRST 
 import json
 import os
 import sys
-import time
 from typing import Any
 
 for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -97,21 +96,16 @@ def _patch() -> None:
 
 
 def run(task: tuple[str, dict[str, Any], int, int]) -> dict[str, Any]:
+    """One NB-Graph study of guided's defaults under the patch with ``params``, through
+    :func:`guided_ablation.run_variant` (the same study as the ablation script's)."""
     name, params, seed, n = task
     P.clear()
     P.update(params)
     _patch()
-    import predictor_quality as q
-    import torch
+    from guided_ablation import run_variant
 
-    torch.set_num_threads(1)
-    problem, _, study = q.make_study("nasbench_graph", "guided", seed, {})
-    t0 = time.perf_counter()
-    study.optimize(timeout=None, n_evaluations=n)
-    hist = q.sent_history(study, problem)[:n]
-    study.close()
-    return {"variant": name, "seed": seed, "hv": [hist[min(b, len(hist)) - 1] for b in (25, 50, 100)],
-            "seconds": time.perf_counter() - t0, "params": params}
+    _, _, hv, seconds = run_variant((name, {}, "nasbench_graph", seed, [25, 50, n]))
+    return {"variant": name, "seed": seed, "hv": hv, "seconds": seconds, "params": params}
 
 
 if __name__ == "__main__":
