@@ -71,6 +71,8 @@ LABELS["guided-initial"] = ("guided", {"initial": "space"})
 LABELS["guided-initial-tr"] = ("guided", {"initial": "space", "trust_region": 0.8})
 LABELS["guided-tr"] = ("guided", {"trust_region": 0.8})
 LABELS["guided-mf"] = ("guided", {"low_fidelity": 0.2, "n_low": 30})
+LABELS["guided-centred"] = ("guided", {"centred_rows": 0.5})
+LABELS["guided-uncentred"] = ("guided", {"centred_rows": 0.0})
 
 _STATE: dict[str, Any] = {}
 

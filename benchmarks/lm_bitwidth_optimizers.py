@@ -33,6 +33,7 @@ from quality import machine_info  # noqa: E402
 OPTIMIZERS = six_optimizers(16)
 OPTIMIZERS["nsga2"][1]["initial"] = []  # no MILP seeds
 OPTIMIZERS["guided-centred"] = ("guided", {"centred_rows": 0.5})
+OPTIMIZERS["guided-uncentred"] = ("guided", {"centred_rows": 0.0})
 OPTIMIZERS["guided-tr"] = ("guided", {"trust_region": 0.8})
 OPTIMIZERS["guided-tr-centred"] = ("guided", {"trust_region": 0.8, "centred_rows": 0.5})
 REF = np.array([8.5, 1.0])
@@ -41,6 +42,7 @@ REF = np.array([8.5, 1.0])
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--evals", type=int, default=48, help="evaluations per run")
     ap.add_argument("--budgets", type=int, nargs="+", default=[12, 24, 48])
     ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS),
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for o in args.optimizers:
         name, settings = OPTIMIZERS[o]
-        for s in range(args.seeds):
+        for s in range(args.first_seed, args.first_seed + args.seeds):
             opt = create_optimizer(name, space, objs, seed=s, **settings)
             t1 = time.perf_counter()
             study = Study(f"bits-{o}-{s}", space, ev, objs, optimizer=opt, storage=None, seed=s, batch_size=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from paretoforge.search.optimizers.acquisition import (
 )
 from paretoforge.search.pareto import hypervolume
 from paretoforge.search.problems import get_problem
-from paretoforge.spaces import Categorical, ChoiceSequence, Space
+from paretoforge.spaces import Categorical, ChoiceSequence, Real, RealVector, Space
 from paretoforge.spaces.variables import ConfigError
 
 
@@ -715,6 +716,32 @@ def test_centred_rows_spread_the_sums_over_many_coordinates() -> None:
     assert centred.min() < 2.6 and centred.max() > 6.5
     with pytest.raises(ValueError, match="'centred_rows' must be a fraction"):
         create_optimizer("guided", space, ["size", "err"], seed=0, centred_rows=1.5)
+
+
+def test_centred_rows_auto_centres_ordered_sequences_only() -> None:
+    """``centred_rows="auto"`` (the default) centres half the random rows on a space made only of
+    ordered choice sequences, where sums over positions matter (bit-widths, model sizes), and none
+    on any other space; the pool it draws equals the explicit setting's."""
+    from paretoforge.search.trial import Observation
+
+    bits = Space([ChoiceSequence("bits", 36, [2, 3, 4, 8], ordered=True)])
+    assert create_optimizer("guided", bits, ["size", "err"], seed=0).centred_rows == 0.5
+    for other in (Space([ChoiceSequence("ops", 6, ["a", "b", "c"])]),  # unordered choices
+                  Space([ChoiceSequence("bits", 6, [2, 4, 8], ordered=True), Real("x", 0.0, 1.0)]),
+                  Space([RealVector("v", 6, 0.0, 1.0)])):
+        assert create_optimizer("guided", other, ["size", "err"], seed=0).centred_rows == 0.0
+
+    def pool_keys(**settings: Any) -> list[str]:
+        opt = create_optimizer("guided", bits, ["size", "err"], seed=0, n_initial=4, **settings)
+        cfgs = opt.ask(4)
+        opt.tell([Observation(c, bits.key(c), 1.0, np.array([np.mean(c["bits"]), 1.0 / np.mean(c["bits"])]))
+                  for c in cfgs])
+        rows, _ = opt._unit_pool()
+        return [bits.key(rows[i]) for i in range(len(rows))]
+
+    assert pool_keys() == pool_keys(centred_rows=0.5) != pool_keys(centred_rows=0.0)
+    with pytest.raises(ValueError, match="'centred_rows' must be a fraction in \\[0, 1\\] or 'auto'"):
+        create_optimizer("guided", bits, ["size", "err"], seed=0, centred_rows="yes")
 
 
 def _sphere_space() -> Space:

@@ -61,6 +61,7 @@ import numpy as np
 
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
+from ...spaces.variables import ChoiceSequence
 from ..trial import Observation, Suggestion
 from .acquisition import (
     expected_hv_improvement,
@@ -126,6 +127,12 @@ def _number(key: str, value: Any, low: float, integer: bool = False, positive: b
     return v
 
 
+def _ordered_sequences_only(space: Any) -> bool:
+    """Whether every variable of ``space`` is an ordered choice sequence (per-layer bit-widths,
+    per-step model sizes): the spaces where centred pool rows pay off (``centred_rows="auto"``)."""
+    return all(isinstance(v, ChoiceSequence) and v.ordered for v in space.variables)
+
+
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
     if isinstance(name, Predictor):
         return name
@@ -169,17 +176,19 @@ class PredictorGuided(Optimizer):
     none): the acquisition scores the result a candidate will get, its predictive spread
     including the noise the model fitted
     (:meth:`~paretoforge.predictors.base.Predictor.noise_std`), as a front is made of results;
-    ``centred_rows`` (default 0): on a unit-cube pool, the fraction of its random rows drawn with
-    every coordinate near one random centre per row (normal, sd 0.15), so that sums over many
-    coordinates (e.g. average bits over layers) reach their extremes, which independent uniform
-    coordinates almost never do; ``trust_region`` (default 0: off; a side such as 0.8 turns it
-    on): on a unit-cube pool, every candidate lies in a box of that side around one of the best
-    results (TuRBO's trust region, :class:`~.trust_region.TrustRegion`: the side doubles after 3
-    proposals in a row that improve the front, halves after ``max(4, ceil(d / 4))`` in a row that
-    do not, and starts again from the initial side when under 0.5**7; a round whose boxes hold no
-    unseen configuration, as when they are narrower than a step of the discrete variables,
-    doubles them for that round), so that a model of few results in many dimensions refines
-    where it is right instead of chasing its uncertainty far away; ``acquisition`` (``"ehvi"``, the
+    ``centred_rows`` (a fraction, or ``"auto"``, the default: 0.5 on a space made only of ordered
+    choice sequences, such as per-layer bit-widths or per-step model sizes, 0 otherwise): on a
+    unit-cube pool, the fraction of its random rows drawn with every coordinate near one random
+    centre per row (normal, sd 0.15), so that sums over many coordinates (e.g. average bits over
+    layers) reach their extremes, which independent uniform coordinates almost never do;
+    ``trust_region`` (default 0: off; a side such as 0.8 turns it on): on a unit-cube pool, every
+    candidate lies in a box of that side around one of the best results (TuRBO's trust region,
+    :class:`~.trust_region.TrustRegion`: the side doubles after 3 proposals in a row that improve
+    the front, halves after ``max(4, ceil(d / 4))`` in a row that do not, and starts again from the
+    initial side when under 0.5**7; a round whose boxes hold no unseen configuration, as when they
+    are narrower than a step of the discrete variables, doubles them for that round), so that a
+    model of few results in many dimensions refines where it is right instead of chasing its
+    uncertainty far away; ``acquisition`` (``"ehvi"``, the
     default, or ``"parego"``: each proposal draws a weight vector and scores the expected
     improvement of ParEGO's augmented Chebyshev scalarisation, :mod:`.scalarization`; for searches
     without a reference point whose box of hypervolume would be built from far-off results; a pool
@@ -187,6 +196,8 @@ class PredictorGuided(Optimizer):
     scalarised gain under the round's weights instead of its hypervolume improvement)."""
 
     name = "guided"
+    #: ``centred_rows`` where it is ``"auto"`` and the space holds only ordered choice sequences
+    AUTO_CENTRED_ROWS = 0.5
 
     def __init__(self, *args, predictor: str | Predictor = "gp", predictor_settings: dict[str, Any] | None = None,
                  n_initial: int = 10, enumerate_limit: int = 100_000, pool_size: int = 100_000,
@@ -200,7 +211,7 @@ class PredictorGuided(Optimizer):
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
-                 observation_noise: bool | str = "auto", centred_rows: float = 0.0, trust_region: float = 0.0,
+                 observation_noise: bool | str = "auto", centred_rows: float | str = "auto", trust_region: float = 0.0,
                  acquisition: str = "ehvi", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if log_transform not in (True, False, "auto"):
@@ -238,8 +249,11 @@ class PredictorGuided(Optimizer):
         if not (isinstance(observation_noise, bool) or observation_noise == "auto"):
             raise ValueError(f"guided: 'observation_noise' must be true, false or 'auto', got {observation_noise!r}")
         self.observation_noise = observation_noise
-        if not 0.0 <= centred_rows <= 1.0:
-            raise ValueError(f"guided: 'centred_rows' must be a fraction in [0, 1], got {centred_rows!r}")
+        if centred_rows == "auto":
+            centred_rows = self.AUTO_CENTRED_ROWS if _ordered_sequences_only(self.space) else 0.0
+        elif not isinstance(centred_rows, (int, float)) or isinstance(centred_rows, bool) \
+                or not 0.0 <= centred_rows <= 1.0:
+            raise ValueError(f"guided: 'centred_rows' must be a fraction in [0, 1] or 'auto', got {centred_rows!r}")
         self.centred_rows = float(centred_rows)
         if isinstance(trust_region, bool) or not 0.0 <= float(trust_region) <= TrustRegion.MAX_SIDE:
             raise ValueError(f"guided: 'trust_region' must be a box side in (0, {TrustRegion.MAX_SIDE:g}] (0: off), "
