@@ -24,10 +24,12 @@ the space's baselines sent first (``initial: space``), and ``guided-tr`` / ``gui
 the two in a trust region (``trust_region: 0.8``), and ``guided-mf``: guided's multi-fidelity
 start (``low_fidelity: 0.2, n_low: 30``: 30 random configurations screened with a fifth of the
 samples, the best of them promoted as the initial design; their low-fidelity results also feed
-the predictors). Every configuration sent counts; a low-fidelity evaluation counts as its
-fidelity (a fifth), so the budgets are in full evaluations' cost, and only full-fidelity results
-enter the score. A study that stops early (its optimizer proposes only configurations already
-evaluated) keeps its last value up to its budget.
+the predictors), and ``guided-centred`` / ``guided-uncentred``: ``centred_rows`` 0.5 / 0 (its
+default, ``"auto"``, centres on the model schedule's ordered sequence; the schedule of 10 calls
+is enumerated, so no pool is drawn: ``--nfe`` makes it longer). Every configuration sent counts;
+a low-fidelity evaluation counts as its fidelity (a fifth), so the budgets are in full
+evaluations' cost, and only full-fidelity results enter the score. A study that stops early (its
+optimizer proposes only configurations already evaluated) keeps its last value up to its budget.
 
 The evaluator is deterministic per configuration (fixed noise), so each worker process keeps
 a cache of real evaluations (``predictor_experts.CachedEvaluator``) and answers a configuration
@@ -99,6 +101,10 @@ def _spec(args: argparse.Namespace):
         else:
             d["space"].update(n_checkpoints=8)
             d["evaluator"].update(nfe=4)
+    if args.nfe is not None:
+        if args.task != "model_schedule":
+            raise SystemExit("--nfe is for --task model_schedule")
+        d["space"]["nfe"] = args.nfe
     return StudySpec.from_dict(d, source=str(path))
 
 
@@ -183,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", choices=sorted(YAMLS), default="model_schedule")
     ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=list(six_optimizers(20)))
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--nfe", type=int, default=None,
+                    help="model_schedule: model calls per schedule (the YAML's 10 when not given)")
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--processes", type=int, default=8)

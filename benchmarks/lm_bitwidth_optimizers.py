@@ -10,6 +10,13 @@ from a cache afterwards (the evaluator is deterministic), which changes no numbe
 
     python benchmarks/lm_bitwidth_optimizers.py --seeds 5 --evals 48 --out bits.json   # about 15 min on 2 cores
     python benchmarks/lm_bitwidth_optimizers.py --seeds 1 --evals 12                   # quick look
+    python benchmarks/lm_bitwidth_optimizers.py --merge a.json b.json --rename guided=guided-uncentred \
+        --paired guided-centred guided-uncentred                                       # one table of several runs
+
+``--merge`` reads the runs of several output files (a label and seed found twice must hold the
+same results), normalises every run by the union of all their evaluations, and prints one table;
+``--rename OLD=NEW`` relabels runs (e.g. ``guided`` runs recorded before its defaults changed);
+``--paired A B`` adds the mean difference A - B over their common seeds, with its standard error.
 """
 
 from __future__ import annotations
@@ -48,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS),
                     default=[o for o in OPTIMIZERS if not o.startswith("guided-")])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON", help="one table of these output files")
+    ap.add_argument("--rename", nargs="*", default=[], metavar="OLD=NEW", help="with --merge: relabel runs")
+    ap.add_argument("--paired", nargs=2, default=None, metavar=("A", "B"), help="with --merge: A - B by seed")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, dict(r.split("=", 1) for r in args.rename), args.budgets, args.paired)
     from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator
     from paretoforge.search import Objective, Study
     from paretoforge.search.optimizers import create_optimizer
@@ -92,6 +104,37 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "w") as fh:
             json.dump({"date": date, "machine": info, "argv": sys.argv[1:], "ref": REF.tolist(), "best_hv": best,
                        "summary": summary, "table": table, "runs": runs}, fh)
+    return 0
+
+
+def merge(paths: list[str], rename: dict[str, str], budgets: list[int], paired: list[str] | None) -> int:
+    """One table of the runs of several output files, normalised by the union of all their
+    evaluations; with ``paired``, the mean difference of two labels by seed."""
+    from paretoforge.search.pareto import hypervolume
+
+    runs: dict[tuple[str, int], dict] = {}
+    for path in paths:
+        with open(path) as fh:
+            for r in json.load(fh)["runs"]:
+                r = dict(r, optimizer=rename.get(r["optimizer"], r["optimizer"]))
+                key = (r["optimizer"], int(r["seed"]))
+                if key in runs and runs[key]["F"] != r["F"]:
+                    raise ValueError(f"{path}: {key[0]} seed {key[1]} differs from the same run in an earlier file")
+                runs[key] = r
+    allF = np.vstack([np.asarray(r["F"], dtype=float) for r in runs.values()])
+    best = hypervolume(allF[np.all(np.isfinite(allF), axis=1)], REF)
+    labels = list(dict.fromkeys(k[0] for k in runs))
+    seeds = {o: sorted(s for lab, s in runs if lab == o) for o in labels}
+    summary, table = summarise(list(runs.values()), labels, budgets, REF, best, fill_to=max(budgets))
+    print(table + "\n\nseeds: " + "; ".join(f"{o} {s[0]}..{s[-1]} ({len(s)})" for o, s in seeds.items())
+          + f"\nbest hypervolume (union of the files' runs): {best:.4f}")
+    if paired:
+        a, b = paired
+        common = sorted(set(seeds[a]) & set(seeds[b]))
+        D = np.array([np.asarray(runs[(a, s)]["hv"]) - np.asarray(runs[(b, s)]["hv"]) for s in common])
+        cells = [f"{D[:, k - 1].mean():+.3f} ± {D[:, k - 1].std(ddof=1) / np.sqrt(len(D)):.3f}" for k in budgets]
+        print(f"{a} - {b}, seeds {common[0]}..{common[-1]} ({len(common)}): "
+              + " / ".join(f"@{k} {c}" for k, c in zip(budgets, cells)) + " (mean ± standard error)")
     return 0
 
 
