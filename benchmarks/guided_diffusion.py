@@ -101,7 +101,7 @@ def _spec(args: argparse.Namespace):
         else:
             d["space"].update(n_checkpoints=8)
             d["evaluator"].update(nfe=4)
-    if args.nfe is not None:
+    if getattr(args, "nfe", None) is not None:
         if args.task != "model_schedule":
             raise SystemExit("--nfe is for --task model_schedule")
         d["space"]["nfe"] = args.nfe
