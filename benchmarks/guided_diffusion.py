@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", choices=sorted(YAMLS), default="model_schedule")
     ap.add_argument("--optimizers", nargs="+", choices=list(LABELS), default=list(six_optimizers(20)))
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--paired", nargs=2, default=None, metavar=("A", "B"),
+                    help="also print the mean difference A - B over their common seeds at each budget")
     ap.add_argument("--nfe", type=int, default=None,
                     help="model_schedule: model calls per schedule (the YAML's 10 when not given)")
     ap.add_argument("--first-seed", type=int, default=0)
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             vals = [float(h[b - 1]) for h in hists if len(h) >= b]
             if vals:
                 row[b] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0, len(vals))
-        table[o] = {"row": row, "hists": [h.tolist() for h in hists],
+        table[o] = {"row": row, "hists": [h.tolist() for h in hists], "seeds": [r["seed"] for r in rs],
                     "seconds": statistics.fmean(r["seconds"] for r in rs)}
     if two:
         print(f"\nbest hypervolume (union of {len(allpts)} completed evaluations): {best_hv:.4f}")
@@ -286,6 +288,18 @@ def main(argv: list[str] | None = None) -> int:
     for o, d in table.items():
         cells = [fmt.format(*d["row"][b][:2]) if b in d["row"] else "" for b in budgets]
         print(f"| {o} | " + " | ".join(cells) + f" | {d['seconds']:.1f} |")
+    if args.paired:
+        a, b = args.paired
+        if a not in table or b not in table:
+            raise SystemExit(f"--paired {a} {b}: both must be among the optimizers run")
+        ha, hb = (dict(zip(table[o]["seeds"], table[o]["hists"])) for o in (a, b))
+        common = sorted(set(ha) & set(hb))
+        cells = []
+        for k in budgets:
+            d = [ha[s][k - 1] - hb[s][k - 1] for s in common if len(ha[s]) >= k and len(hb[s]) >= k]
+            if len(d) > 1:
+                cells.append(f"@{k} {statistics.fmean(d):+.4f} ± {statistics.stdev(d) / len(d) ** 0.5:.4f}")
+        print(f"\n{a} - {b} by seed ({len(common)} seeds; mean ± standard error): " + " / ".join(cells))
     reach: dict[str, Any] = {}
     per_seed: dict[str, Any] = {}
     if "nsga2" in table and max(budgets) in table["nsga2"]["row"]:
