@@ -24,9 +24,11 @@ the space's baselines sent first (``initial: space``), and ``guided-tr`` / ``gui
 the two in a trust region (``trust_region: 0.8``), and ``guided-mf``: guided's multi-fidelity
 start (``low_fidelity: 0.2, n_low: 30``: 30 random configurations screened with a fifth of the
 samples, the best of them promoted as the initial design; their low-fidelity results also feed
-the predictors), and ``guided-centred`` / ``guided-uncentred``: ``centred_rows`` 0.5 / 0 (its
-default, ``"auto"``, centres on the model schedule's ordered sequence; the schedule of 10 calls
-is enumerated, so no pool is drawn: ``--nfe`` makes it longer). Every configuration sent counts;
+the predictors), ``guided-centred`` / ``guided-uncentred``: ``centred_rows`` 0.5 / 0 (the
+latter also with a random initial design: guided as it was before both defaults became
+``"auto"``, which centres on the model schedule's ordered sequence; the schedule of 10 calls is
+enumerated, so no pool is drawn: ``--nfe`` makes it longer), and ``guided-random-start``: the
+initial design drawn at random (``initial_design: random``). Every configuration sent counts;
 a low-fidelity evaluation counts as its fidelity (a fifth), so the budgets are in full
 evaluations' cost, and only full-fidelity results enter the score. A study that stops early (its
 optimizer proposes only configurations already evaluated) keeps its last value up to its budget.
@@ -74,7 +76,8 @@ LABELS["guided-initial-tr"] = ("guided", {"initial": "space", "trust_region": 0.
 LABELS["guided-tr"] = ("guided", {"trust_region": 0.8})
 LABELS["guided-mf"] = ("guided", {"low_fidelity": 0.2, "n_low": 30})
 LABELS["guided-centred"] = ("guided", {"centred_rows": 0.5})
-LABELS["guided-uncentred"] = ("guided", {"centred_rows": 0.0})
+LABELS["guided-uncentred"] = ("guided", {"centred_rows": 0.0, "initial_design": "random"})
+LABELS["guided-random-start"] = ("guided", {"initial_design": "random"})
 
 _STATE: dict[str, Any] = {}
 

@@ -15,7 +15,8 @@ from a cache afterwards (the evaluator is deterministic), which changes no numbe
 
 ``--merge`` reads the runs of several output files (a label and seed found twice must hold the
 same results), normalises every run by the union of all their evaluations, and prints one table;
-``--rename OLD=NEW`` relabels runs (e.g. ``guided`` runs recorded before its defaults changed);
+``--rename OLD=NEW`` relabels runs (e.g. ``guided`` runs recorded before its defaults changed),
+``--rename K:OLD=NEW`` only those of the K-th file (from 1);
 ``--paired A B`` adds the mean difference A - B over their common seeds, with its standard error.
 """
 
@@ -36,11 +37,16 @@ from predictor_experts import CachedEvaluator, summarise  # noqa: E402
 from quality import machine_info  # noqa: E402
 
 #: label -> (optimizer registry name, settings); on request also "guided-centred": half the
-#: pool's random rows centred, "guided-tr": the pool in a trust region, and "guided-tr-centred": both
+#: pool's random rows centred, "guided-tr": the pool in a trust region, "guided-tr-centred": both,
+#: "guided-uncentred": guided before its centring defaults (no centred rows, a random initial
+#: design) and "guided-random-start": today's defaults with a random initial design. On this space
+#: guided's defaults centre both; runs of "guided" or "guided-centred" stored before 2026-12-04
+#: had a random initial design (and "guided" no centred rows).
 OPTIMIZERS = six_optimizers(16)
 OPTIMIZERS["nsga2"][1]["initial"] = []  # no MILP seeds
 OPTIMIZERS["guided-centred"] = ("guided", {"centred_rows": 0.5})
-OPTIMIZERS["guided-uncentred"] = ("guided", {"centred_rows": 0.0})
+OPTIMIZERS["guided-uncentred"] = ("guided", {"centred_rows": 0.0, "initial_design": "random"})
+OPTIMIZERS["guided-random-start"] = ("guided", {"initial_design": "random"})
 OPTIMIZERS["guided-tr"] = ("guided", {"trust_region": 0.8})
 OPTIMIZERS["guided-tr-centred"] = ("guided", {"trust_region": 0.8, "centred_rows": 0.5})
 REF = np.array([8.5, 1.0])
@@ -56,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
                     default=[o for o in OPTIMIZERS if not o.startswith("guided-")])
     ap.add_argument("--out", default=None)
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON", help="one table of these output files")
-    ap.add_argument("--rename", nargs="*", default=[], metavar="OLD=NEW", help="with --merge: relabel runs")
+    ap.add_argument("--rename", nargs="*", default=[], metavar="[K:]OLD=NEW",
+                    help="with --merge: relabel runs (of the K-th file only, from 1)")
     ap.add_argument("--paired", nargs=2, default=None, metavar=("A", "B"), help="with --merge: A - B by seed")
     args = ap.parse_args(argv)
     if args.merge:
-        return merge(args.merge, dict(r.split("=", 1) for r in args.rename), args.budgets, args.paired)
+        return merge(args.merge, args.rename, args.budgets, args.paired)
     from paretoforge.evaluators.lm import EmbeddingFidelityEvaluator
     from paretoforge.search import Objective, Study
     from paretoforge.search.optimizers import create_optimizer
@@ -107,13 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def merge(paths: list[str], rename: dict[str, str], budgets: list[int], paired: list[str] | None) -> int:
+def merge(paths: list[str], renames: list[str], budgets: list[int], paired: list[str] | None) -> int:
     """One table of the runs of several output files, normalised by the union of all their
-    evaluations; with ``paired``, the mean difference of two labels by seed."""
+    evaluations; ``renames``: ``OLD=NEW`` for every file, ``K:OLD=NEW`` for the K-th (from 1);
+    with ``paired``, the mean difference of two labels by seed."""
     from paretoforge.search.pareto import hypervolume
 
+    per_file: list[dict[str, str]] = [{} for _ in paths]
+    for spec in renames:
+        scope, _, pair = spec.rpartition(":")
+        old, sep, new = pair.partition("=")
+        if not sep or (scope and not (scope.isdigit() and 1 <= int(scope) <= len(paths))):
+            raise SystemExit(f"--rename {spec!r}: give OLD=NEW, or K:OLD=NEW with K from 1 to {len(paths)}")
+        for k in ([int(scope) - 1] if scope else range(len(paths))):
+            per_file[k][old] = new
     runs: dict[tuple[str, int], dict] = {}
-    for path in paths:
+    for path, rename in zip(paths, per_file):
         with open(path) as fh:
             for r in json.load(fh)["runs"]:
                 r = dict(r, optimizer=rename.get(r["optimizer"], r["optimizer"]))

@@ -704,7 +704,8 @@ def test_centred_rows_spread_the_sums_over_many_coordinates() -> None:
     space = Space([ChoiceSequence("bits", 36, [2, 3, 4, 8], ordered=True)])
 
     def pool_means(frac: float) -> np.ndarray:
-        opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=4, centred_rows=frac)
+        opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=4, centred_rows=frac,
+                               initial_design="random")
         cfgs = opt.ask(4)
         opt.tell([Observation(c, space.key(c), 1.0, np.array([np.mean(c["bits"]), 1.0 / np.mean(c["bits"])]))
                   for c in cfgs])
@@ -740,8 +741,32 @@ def test_centred_rows_auto_centres_ordered_sequences_only() -> None:
         return [bits.key(rows[i]) for i in range(len(rows))]
 
     assert pool_keys() == pool_keys(centred_rows=0.5) != pool_keys(centred_rows=0.0)
+    assert create_optimizer("guided", bits, ["size", "err"], seed=0).initial_design == "centred"
+    assert create_optimizer("guided", other, ["size", "err"], seed=0).initial_design == "random"
     with pytest.raises(ValueError, match="'centred_rows' must be a fraction in \\[0, 1\\] or 'auto'"):
         create_optimizer("guided", bits, ["size", "err"], seed=0, centred_rows="yes")
+
+
+def test_centred_initial_design_reaches_the_extremes_of_ordered_sequences() -> None:
+    """``initial_design="centred"``: every second configuration of the initial design lies around
+    one random centre, so the first ten include allocations of mostly low or mostly high bits,
+    which independent random positions (``"random"``) never reach; distinct, and seeded."""
+    space = Space([ChoiceSequence("bits", 36, [2, 3, 4, 8], ordered=True)])
+
+    def first(design: str, seed: int) -> list[float]:
+        opt = create_optimizer("guided", space, ["size", "err"], seed=seed, n_initial=10, initial_design=design)
+        cfgs = opt.ask(10)
+        assert len({space.key(c) for c in cfgs}) == 10
+        return [float(np.mean(c["bits"])) for c in cfgs]
+
+    rand = np.array([first("random", s) for s in range(4)])
+    cent = np.array([first("centred", s) for s in range(4)])
+    assert ((rand > 3.0) & (rand < 5.6)).all()  # 36 independent positions average near 4.25 bits
+    assert cent[:, 1::2].min() < 3.0 and cent[:, 1::2].max() > 5.6
+    assert np.abs(cent[:, 1::2] - 4.25).mean() > 2 * np.abs(cent[:, 0::2] - 4.25).mean()
+    assert first("centred", 0) == cent[0].tolist()
+    with pytest.raises(ValueError, match="'initial_design' must be"):
+        create_optimizer("guided", space, ["size", "err"], seed=0, initial_design="sobol")
 
 
 def _sphere_space() -> Space:
@@ -828,7 +853,8 @@ def test_trust_region_under_a_budget_with_two_objectives() -> None:
 
     space, f = _budget_bits()
 
-    opt = create_optimizer("guided", space, ["bits", "error"], seed=0, n_initial=8, trust_region=0.3)
+    opt = create_optimizer("guided", space, ["bits", "error"], seed=0, n_initial=8, trust_region=0.3,
+                           initial_design="random")  # a start whose proposals do not grow the boxes yet
     for _ in range(6):
         out = opt.ask(2)
         assert all(space.is_feasible(c) for c in out)

@@ -156,7 +156,10 @@ class PredictorGuided(Optimizer):
     ``"auto"`` may pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log);
     ``ehvi`` (``"mc"``, ``"exact"``: the closed form for one to three objectives, or ``"auto"``:
     exact for three, Monte Carlo otherwise); ``failure_aversion`` and ``duplicate_aversion``
-    (exponents of the discounts); ``initial_design`` (``"random"`` or ``"maximin"``);
+    (exponents of the discounts); ``initial_design`` (``"random"``, ``"maximin"``, ``"centred"``:
+    every second random configuration of the initial design drawn around one random centre as a
+    centred pool row is, or ``"auto"``, the default: centred where ``centred_rows="auto"`` centres,
+    random elsewhere);
     ``initial``: configurations evaluated first, before the initial design fills up to
     ``n_initial`` (all of them are sent even when they are more): a list, or ``"space"`` for the
     space's ``initial_configs`` (known good points such as existing solvers or baselines; unlike
@@ -207,7 +210,7 @@ class PredictorGuided(Optimizer):
                  n_samples: int = 32, prefilter: int = 1500, log_transform: bool | str = "auto",
                  low_fidelity: float | None = None, n_low: int = 0, max_retries: int = 50,
                  warp_shifts: Sequence[float] = (0.3, 0.1, 0.03), ehvi: str = "auto", duplicate_aversion: float = 4.0,
-                 initial_design: str = "random", initial: str | Sequence[Config] | None = None,
+                 initial_design: str = "auto", initial: str | Sequence[Config] | None = None,
                  features: str | Callable[[Sequence[Config]], np.ndarray] | None = None,
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
@@ -273,8 +276,11 @@ class PredictorGuided(Optimizer):
             raise ValueError(f"guided: 'acquisition' must be 'ehvi' or 'parego', got {acquisition!r}")
         self.acquisition = acquisition
         self.duplicate_aversion = _number("duplicate_aversion", duplicate_aversion, 0.0)
-        if initial_design not in ("random", "maximin"):
-            raise ValueError(f"guided: 'initial_design' must be 'random' or 'maximin', got {initial_design!r}")
+        if initial_design not in ("random", "maximin", "centred", "auto"):
+            raise ValueError(f"guided: 'initial_design' must be 'random', 'maximin', 'centred' or 'auto', "
+                             f"got {initial_design!r}")
+        if initial_design == "auto":
+            initial_design = "centred" if _ordered_sequences_only(self.space) else "random"
         self.initial_design = initial_design
         if isinstance(initial, str):
             provided = getattr(self.space, "initial_configs", None)
@@ -432,8 +438,23 @@ class PredictorGuided(Optimizer):
                 c = self._design.pop(0)
                 if self.space.key(c) not in self._seen_high:
                     cfg = c
-            out.append(self._take(cfg if cfg is not None else self._random_unseen(self._seen_high)))
+            if cfg is None:
+                centred = self.initial_design == "centred" and len(self._seen_high) % 2 == 1
+                cfg = self._centred_unseen(self._seen_high) if centred else self._random_unseen(self._seen_high)
+            out.append(self._take(cfg))
         return out
+
+    def _centred_unseen(self, seen: set[str]) -> Config:
+        """A configuration not in ``seen`` from a unit-cube point whose coordinates all lie near
+        one random centre (normal, sd 0.15, clipped), as the pool's centred rows: on ordered
+        choice sequences, an allocation of mostly low, middle or high choices."""
+        d = self.space.unit_dim
+        for _ in range(self.max_retries):
+            u = np.clip(self.rng.random() + self.rng.normal(0.0, 0.15, d), 0.0, 1.0)
+            cfg = self.space.from_unit(u, self.rng)
+            if self.space.key(cfg) not in seen:
+                break
+        return cfg
 
     def _maximin_design(self, n_designs: int = 32) -> list[Config]:
         """``n_initial`` distinct random configurations, the best of ``n_designs`` random sets by
