@@ -129,7 +129,8 @@ def _number(key: str, value: Any, low: float, integer: bool = False, positive: b
 
 def _ordered_sequences_only(space: Any) -> bool:
     """Whether every variable of ``space`` is an ordered choice sequence (per-layer bit-widths,
-    per-step model sizes): the spaces where centred pool rows pay off (``centred_rows="auto"``)."""
+    per-step model sizes): the spaces where centred draws pay off (``centred_rows="auto"``,
+    ``initial_design="auto"``)."""
     return all(isinstance(v, ChoiceSequence) and v.ordered for v in space.variables)
 
 
@@ -191,12 +192,12 @@ class PredictorGuided(Optimizer):
     initial side when under 0.5**7; a round whose boxes hold no unseen configuration, as when they
     are narrower than a step of the discrete variables, doubles them for that round), so that a
     model of few results in many dimensions refines where it is right instead of chasing its
-    uncertainty far away; ``acquisition`` (``"ehvi"``, the
-    default, or ``"parego"``: each proposal draws a weight vector and scores the expected
-    improvement of ParEGO's augmented Chebyshev scalarisation, :mod:`.scalarization`; for searches
-    without a reference point whose box of hypervolume would be built from far-off results; a pool
-    larger than ``prefilter``, as an enumerated space's, is screened first by the optimistic point's
-    scalarised gain under the round's weights instead of its hypervolume improvement)."""
+    uncertainty far away; ``acquisition`` (``"ehvi"``, the default, or ``"parego"``: each proposal
+    draws a weight vector and scores the expected improvement of ParEGO's augmented Chebyshev
+    scalarisation, :mod:`.scalarization`; for searches without a reference point whose box of
+    hypervolume would be built from far-off results; a pool larger than ``prefilter``, as an
+    enumerated space's, is screened first by the optimistic point's scalarised gain under the
+    round's weights instead of its hypervolume improvement)."""
 
     name = "guided"
     #: ``centred_rows`` where it is ``"auto"`` and the space holds only ordered choice sequences
