@@ -10,6 +10,7 @@ from a cache afterwards (the evaluator is deterministic), which changes no numbe
 
     python benchmarks/lm_bitwidth_optimizers.py --seeds 5 --evals 48 --out bits.json   # about 15 min on 2 cores
     python benchmarks/lm_bitwidth_optimizers.py --seeds 1 --evals 12                   # quick look
+    python benchmarks/lm_bitwidth_optimizers.py --milp --optimizers nsga2-milp guided-milp  # MILP-seeded
     python benchmarks/lm_bitwidth_optimizers.py --merge a.json b.json --rename guided=guided-uncentred \
         --paired guided-centred guided-uncentred                                       # one table of several runs
 
@@ -49,6 +50,9 @@ OPTIMIZERS["guided-uncentred"] = ("guided", {"centred_rows": 0.0, "initial_desig
 OPTIMIZERS["guided-random-start"] = ("guided", {"initial_design": "random"})
 OPTIMIZERS["guided-tr"] = ("guided", {"trust_region": 0.8})
 OPTIMIZERS["guided-tr-centred"] = ("guided", {"trust_region": 0.8, "centred_rows": 0.5})
+#: with ``--milp``: the MILP family of the quickstart's space first (``initial: space``)
+OPTIMIZERS["nsga2-milp"] = ("nsga2", {"population_size": 16, "initial": "space"})
+OPTIMIZERS["guided-milp"] = ("guided", {"initial": "space"})
 REF = np.array([8.5, 1.0])
 
 
@@ -59,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--evals", type=int, default=48, help="evaluations per run")
     ap.add_argument("--budgets", type=int, nargs="+", default=[12, 24, 48])
     ap.add_argument("--optimizers", nargs="+", choices=list(OPTIMIZERS),
-                    default=[o for o in OPTIMIZERS if not o.startswith("guided-")])
+                    default=[o for o in OPTIMIZERS if not o.startswith("guided-") and not o.endswith("-milp")])
     ap.add_argument("--out", default=None)
+    ap.add_argument("--milp", action="store_true",
+                    help="the quickstart's space, with the MILP-optimal family for the -milp labels")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON", help="one table of these output files")
     ap.add_argument("--rename", nargs="*", default=[], metavar="[K:]OLD=NEW",
                     help="with --merge: relabel runs (of the K-th file only, from 1)")
@@ -81,7 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# six optimizers on MiniLM bit-widths, {date} UTC; " + ", ".join(f"{k}={v}" for k, v in info.items())
           + f"; load average {os.getloadavg()}", flush=True)
     enc = get_model("minilm")
-    space = BitWidthSpace(enc, bits=[2, 3, 4, 8], group_size=64)
+    if args.milp:  # the quickstart's space: MixDQ sensitivities and the MILP-optimal family
+        from paretoforge.spaces.quantization.bitwidth import bitwidth_space
+
+        t1 = time.perf_counter()
+        space = bitwidth_space("minilm", bits=[2, 3, 4, 8], group_size=64, seed_milp=True)
+        print(f"MILP family: {len(space.initial_configs)} allocations ({time.perf_counter() - t1:.0f} s)", flush=True)
+    else:
+        space = BitWidthSpace(enc, bits=[2, 3, 4, 8], group_size=64)
+    if any(o.endswith("-milp") for o in args.optimizers) and not args.milp:
+        raise SystemExit("the -milp labels need --milp (a space with the MILP family)")
     inner = EmbeddingFidelityEvaluator(enc, corpus_split(0)["search"], n_sentences=48, max_length=48, group_size=64)
     ev = CachedEvaluator(inner, space)
     objs = [Objective("avg_bits"), Objective("cosine_error")]

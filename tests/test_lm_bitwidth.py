@@ -211,8 +211,8 @@ def test_quickstart_runs_end_to_end_from_the_cli(tmp_path) -> None:
     assert data["space"]["seed_milp"] is True
     data["space"].update(milp_sentences=2, milp_max_length=8, milp_budgets=[3.0, 4.0, 8.0])
     data["evaluator"].update(n_sentences=8, max_length=16)
-    data["budget"] = {"evaluations": 4}
-    data["optimizer"]["population_size"] = 4
+    data["budget"] = {"evaluations": 5}
+    assert data["optimizer"] == {"name": "guided", "initial": "space"}
     path = tmp_path / "qs.yaml"
     path.write_text(yaml.safe_dump(data))
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
@@ -220,8 +220,13 @@ def test_quickstart_runs_end_to_end_from_the_cli(tmp_path) -> None:
     for f in ("front.png", "export.yaml", "front.txt", "knee.safetensors"):
         assert (out / f).is_file(), f
     doc = yaml.safe_load((out / "export.yaml").read_text())
-    avg = sorted(c["metrics"]["avg_bits"] for c in doc["configurations"])
-    assert 3.0 - 1e-9 <= avg[0] and avg[-1] <= 8.0 + 1e-9  # the three MILP seeds were evaluated first
+    assert doc["configurations"]
+    from paretoforge.search.results import load_results
+
+    trials = sorted(load_results(f"sqlite:///{out / 'minilm-bitwidth.db'}").trials, key=lambda t: t.number)
+    assert len(trials) == 5
+    # the three MILP seeds (3, 4 and 8 average bits) were evaluated first, then guided's own proposals
+    assert sorted(round(t.metrics["avg_bits"], 6) for t in trials[:3]) == [3.0, 4.0, 8.0]
     import copy
 
     model = load_quantized(out / "knee.safetensors", copy.deepcopy(get_model("minilm")))
