@@ -161,6 +161,8 @@ def merge(paths: list[str], renames: list[str], budgets: list[int], paired: list
           + f"\nbest hypervolume (union of the files' runs): {best:.4f}")
     if paired:
         a, b = paired
+        if a not in seeds or b not in seeds:
+            raise SystemExit(f"--paired {a} {b}: the files' labels are {labels}")
         common = sorted(set(seeds[a]) & set(seeds[b]))
         D = np.array([np.asarray(runs[(a, s)]["hv"]) - np.asarray(runs[(b, s)]["hv"]) for s in common])
         cells = [f"{D[:, k - 1].mean():+.3f} ± {D[:, k - 1].std(ddof=1) / np.sqrt(len(D)):.3f}" for k in budgets]
