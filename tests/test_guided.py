@@ -769,6 +769,29 @@ def test_centred_initial_design_reaches_the_extremes_of_ordered_sequences() -> N
         create_optimizer("guided", space, ["size", "err"], seed=0, initial_design="sobol")
 
 
+def test_centred_start_resumes_exactly(tmp_path: Path) -> None:
+    """A study on an ordered sequence (the centred start by default) stopped inside its initial
+    design resumes to the same configurations as a study run in one go."""
+
+    def bits_space() -> Space:
+        return Space([ChoiceSequence("bits", 12, [2, 3, 4, 8], ordered=True)], name="bits12")
+
+    def f(c: dict) -> dict[str, float]:
+        b = np.asarray(c["bits"], dtype=float)
+        return {"size": float(b.mean()), "err": float((4.0 ** -b * np.linspace(1.0, 3.0, 12)).sum())}
+
+    settings = {"n_initial": 8}
+    path = f"sqlite:///{tmp_path / 'centred.db'}"
+    full = Study("c", bits_space(), FunctionEvaluator(f), ["size", "err"], optimizer="guided",
+                 optimizer_settings=settings, seed=4).optimize(14)
+    Study("c", bits_space(), FunctionEvaluator(f), ["size", "err"], optimizer="guided",
+          optimizer_settings=settings, seed=4, storage=path).optimize(5)
+    resumed = Study("c", bits_space(), FunctionEvaluator(f), ["size", "err"], optimizer="guided",
+                    optimizer_settings=settings, seed=4, storage=path, resume=True).optimize(14)
+    keys = [t.key for t in sorted(resumed.trials, key=lambda t: t.number)]
+    assert len(set(keys)) == 14 and keys == [t.key for t in sorted(full.trials, key=lambda t: t.number)]
+
+
 def _sphere_space() -> Space:
     from paretoforge.spaces import RealVector
 
