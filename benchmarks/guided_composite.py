@@ -6,7 +6,7 @@ real vectors, subsets): time per proposal and search quality.
     python benchmarks/guided_composite.py --quality-only --seeds 10
     python benchmarks/guided_composite.py --quality-only --problems chain --seeds 20
     python benchmarks/guided_composite.py --quality-only --problems bits --seeds 40 --processes 2
-    python benchmarks/guided_composite.py --quality-only --guided-settings '{"centred_rows": 0.5}'
+    python benchmarks/guided_composite.py --quality-only --guided-settings '{"centred_rows": 0, "initial_design": "random"}'
     python benchmarks/guided_composite.py --timing-only --guided-settings '{"trust_region": 0.8}'
 
 **Timing**: guided's median time per proposal (``tell`` one result, ``ask(1)``), holding 200 or
