@@ -679,21 +679,30 @@ def test_initial_configurations_are_sent_first_then_the_design_fills_up() -> Non
         create_optimizer("guided", _toy_space(), ["size", "err"], seed=0, initial="space")
 
 
+def _full_and_resumed(tmp_path: Path, make_space: Callable[[], Space], fn: Callable, objectives: list[str],
+                      settings: dict, seed: int, stop: int, total: int) -> tuple[list[str], list[str]]:
+    """Keys sent by a guided study run in one go to ``total``, and by the same study stopped after
+    ``stop`` (sqlite store) and resumed to ``total``, in trial order."""
+    def study(**kw: Any) -> Study:
+        return Study("resume", make_space(), FunctionEvaluator(fn), objectives, optimizer="guided",
+                     optimizer_settings=settings, seed=seed, **kw)
+
+    path = f"sqlite:///{tmp_path / 'resume.db'}"
+    full = study().optimize(total)
+    study(storage=path).optimize(stop)
+    resumed = study(storage=path, resume=True).optimize(total)
+    return ([t.key for t in sorted(full.trials, key=lambda t: t.number)],
+            [t.key for t in sorted(resumed.trials, key=lambda t: t.number)])
+
+
 def test_study_with_initial_configurations_resumes_without_repeats(tmp_path: Path) -> None:
     space = _toy_space()
     given = _distinct(space, 4, 9)
     settings = {"n_initial": 6, "initial": given}
-    path = f"sqlite:///{tmp_path / 'init.db'}"
-    full = Study("init", _toy_space(), FunctionEvaluator(_toy), ["size", "err"], optimizer="guided",
-                 optimizer_settings=settings, seed=2).optimize(14)
-    Study("init", _toy_space(), FunctionEvaluator(_toy), ["size", "err"], optimizer="guided",
-          optimizer_settings=settings, seed=2, storage=path).optimize(8)
-    resumed = Study("init", _toy_space(), FunctionEvaluator(_toy), ["size", "err"], optimizer="guided",
-                    optimizer_settings=settings, seed=2, storage=path, resume=True).optimize(14)
-    keys = [t.key for t in sorted(resumed.trials, key=lambda t: t.number)]
+    full, keys = _full_and_resumed(tmp_path, _toy_space, _toy, ["size", "err"], settings, seed=2, stop=8, total=14)
     assert keys[:4] == [space.key(c) for c in given]
     assert len(set(keys)) == len(keys) == 14
-    assert keys == [t.key for t in sorted(full.trials, key=lambda t: t.number)]
+    assert keys == full
 
 
 def test_centred_rows_spread_the_sums_over_many_coordinates() -> None:
@@ -780,16 +789,8 @@ def test_centred_start_resumes_exactly(tmp_path: Path) -> None:
         b = np.asarray(c["bits"], dtype=float)
         return {"size": float(b.mean()), "err": float((4.0 ** -b * np.linspace(1.0, 3.0, 12)).sum())}
 
-    settings = {"n_initial": 8}
-    path = f"sqlite:///{tmp_path / 'centred.db'}"
-    full = Study("c", bits_space(), FunctionEvaluator(f), ["size", "err"], optimizer="guided",
-                 optimizer_settings=settings, seed=4).optimize(14)
-    Study("c", bits_space(), FunctionEvaluator(f), ["size", "err"], optimizer="guided",
-          optimizer_settings=settings, seed=4, storage=path).optimize(5)
-    resumed = Study("c", bits_space(), FunctionEvaluator(f), ["size", "err"], optimizer="guided",
-                    optimizer_settings=settings, seed=4, storage=path, resume=True).optimize(14)
-    keys = [t.key for t in sorted(resumed.trials, key=lambda t: t.number)]
-    assert len(set(keys)) == 14 and keys == [t.key for t in sorted(full.trials, key=lambda t: t.number)]
+    full, keys = _full_and_resumed(tmp_path, bits_space, f, ["size", "err"], {"n_initial": 8}, seed=4, stop=5, total=14)
+    assert len(set(keys)) == 14 and keys == full
 
 
 def _sphere_space() -> Space:
@@ -855,15 +856,8 @@ def test_trust_region_search_beats_random_and_resumes_exactly(tmp_path: Path) ->
             best[name] = min(t.metrics["loss"] for t in st.trials if t.state == TrialState.COMPLETE)
         assert best["guided"] < 0.5 * best["random"], (seed, best)
     settings = {"n_initial": 6, "trust_region": 0.5}
-    path = f"sqlite:///{tmp_path / 'tr.db'}"
-    full = Study("tr", _sphere_space(), FunctionEvaluator(_sphere), ["loss"], optimizer="guided",
-                 optimizer_settings=settings, seed=3).optimize(24)
-    Study("tr", _sphere_space(), FunctionEvaluator(_sphere), ["loss"], optimizer="guided",
-          optimizer_settings=settings, seed=3, storage=path).optimize(16)
-    resumed = Study("tr", _sphere_space(), FunctionEvaluator(_sphere), ["loss"], optimizer="guided",
-                    optimizer_settings=settings, seed=3, storage=path, resume=True).optimize(24)
-    keys = [t.key for t in sorted(resumed.trials, key=lambda t: t.number)]
-    assert len(keys) == 24 and keys == [t.key for t in sorted(full.trials, key=lambda t: t.number)]
+    full, keys = _full_and_resumed(tmp_path, _sphere_space, _sphere, ["loss"], settings, seed=3, stop=16, total=24)
+    assert len(keys) == 24 and keys == full
 
 
 def test_trust_region_under_a_budget_with_two_objectives() -> None:
