@@ -61,7 +61,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from optimizer_labels import six_optimizers  # noqa: E402
-from predictor_experts import CachedEvaluator  # noqa: E402
+from predictor_experts import CachedEvaluator, paired_by_seed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 YAMLS = {"model_schedule": ROOT / "studies" / "diffusion_model_schedule.yaml",
@@ -295,14 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         a, b = args.paired
         if a not in table or b not in table:
             raise SystemExit(f"--paired {a} {b}: both must be among the optimizers run")
-        ha, hb = (dict(zip(table[o]["seeds"], table[o]["hists"])) for o in (a, b))
-        common = sorted(set(ha) & set(hb))
-        cells = []
-        for k in budgets:
-            d = [ha[s][k - 1] - hb[s][k - 1] for s in common if len(ha[s]) >= k and len(hb[s]) >= k]
-            if len(d) > 1:
-                cells.append(f"@{k} {statistics.fmean(d):+.4f} ± {statistics.stdev(d) / len(d) ** 0.5:.4f}")
-        print(f"\n{a} - {b} by seed ({len(common)} seeds; mean ± standard error): " + " / ".join(cells))
+        common, cells = paired_by_seed(*(dict(zip(table[o]["seeds"], table[o]["hists"])) for o in (a, b)),
+                                       budgets, digits=4)
+        print(f"\n{a} - {b} by seed ({len(common)} seeds; mean ± standard error): {cells}")
     reach: dict[str, Any] = {}
     per_seed: dict[str, Any] = {}
     if "nsga2" in table and max(budgets) in table["nsga2"]["row"]:

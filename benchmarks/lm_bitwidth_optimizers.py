@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from optimizer_labels import six_optimizers  # noqa: E402
-from predictor_experts import CachedEvaluator, summarise  # noqa: E402
+from predictor_experts import CachedEvaluator, paired_by_seed, summarise  # noqa: E402
 from quality import machine_info  # noqa: E402
 
 #: label -> (optimizer registry name, settings); on request also "guided-centred": half the
@@ -163,11 +163,8 @@ def merge(paths: list[str], renames: list[str], budgets: list[int], paired: list
         a, b = paired
         if a not in seeds or b not in seeds:
             raise SystemExit(f"--paired {a} {b}: the files' labels are {labels}")
-        common = sorted(set(seeds[a]) & set(seeds[b]))
-        D = np.array([np.asarray(runs[(a, s)]["hv"]) - np.asarray(runs[(b, s)]["hv"]) for s in common])
-        cells = [f"{D[:, k - 1].mean():+.3f} ± {D[:, k - 1].std(ddof=1) / np.sqrt(len(D)):.3f}" for k in budgets]
-        print(f"{a} - {b}, seeds {common[0]}..{common[-1]} ({len(common)}): "
-              + " / ".join(f"@{k} {c}" for k, c in zip(budgets, cells)) + " (mean ± standard error)")
+        common, cells = paired_by_seed(*({s: runs[(o, s)]["hv"] for s in seeds[o]} for o in (a, b)), budgets)
+        print(f"{a} - {b}, seeds {common[0]}..{common[-1]} ({len(common)}): {cells} (mean ± standard error)")
     return 0
 
 

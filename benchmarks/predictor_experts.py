@@ -128,6 +128,20 @@ def summarise(runs: list[dict[str, Any]], labels: Sequence[str], budgets: Sequen
     return summary, "\n".join(lines)
 
 
+def paired_by_seed(a: dict[int, Sequence[float]], b: dict[int, Sequence[float]], budgets: Sequence[int],
+                   digits: int = 3) -> tuple[list[int], str]:
+    """Curves ``a`` and ``b`` by seed: the seeds both have, and per budget ``k`` the mean ± standard
+    error over them of ``a[s][k - 1] - b[s][k - 1]`` as ``"@k +m ± se / ..."`` (a seed whose curve
+    is shorter than ``k`` is left out there; a budget with fewer than two seeds is left out)."""
+    common = sorted(set(a) & set(b))
+    cells = []
+    for k in budgets:
+        d = [a[s][k - 1] - b[s][k - 1] for s in common if len(a[s]) >= k and len(b[s]) >= k]
+        if len(d) > 1:
+            cells.append(f"@{k} {statistics.fmean(d):+.{digits}f} ± {statistics.stdev(d) / len(d) ** 0.5:.{digits}f}")
+    return common, " / ".join(cells)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
