@@ -73,7 +73,7 @@ from .acquisition import (
 from .base import Optimizer
 from .scalarization import chebyshev_gain, expected_chebyshev_improvement, simplex_weights
 from .trust_region import TrustRegion, improves
-from .unit_pool import draw_unit_rows
+from .unit_pool import centred_unit_rows, draw_unit_rows
 from .warping import choose_warp, unwarp, warp_targets
 
 __all__ = ["PredictorGuided"]
@@ -449,10 +449,8 @@ class PredictorGuided(Optimizer):
         """A configuration not in ``seen`` from a unit-cube point whose coordinates all lie near
         one random centre (normal, sd 0.15, clipped), as the pool's centred rows: on ordered
         choice sequences, an allocation of mostly low, middle or high choices."""
-        d = self.space.unit_dim
         for _ in range(self.max_retries):
-            u = np.clip(self.rng.random() + self.rng.normal(0.0, 0.15, d), 0.0, 1.0)
-            cfg = self.space.from_unit(u, self.rng)
+            cfg = self.space.from_unit(centred_unit_rows(self.rng, 1, self.space.unit_dim)[0], self.rng)
             if self.space.key(cfg) not in seen:
                 break
         return cfg

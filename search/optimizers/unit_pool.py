@@ -13,7 +13,15 @@ import numpy as np
 
 from .trust_region import TrustRegion
 
-__all__ = ["draw_unit_rows"]
+__all__ = ["centred_unit_rows", "draw_unit_rows"]
+
+
+def centred_unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """``n`` rows of the unit cube whose ``d`` coordinates each lie near one random centre per row
+    (normal, sd 0.15, clipped): on ordered choices, allocations of mostly low, middle or high
+    choices, so that sums over many coordinates reach their extremes."""
+    centre = rng.random((n, 1))
+    return np.clip(centre + rng.normal(0.0, 0.15, (n, d)), 0.0, 1.0)
 
 
 def draw_unit_rows(space: Any, P: np.ndarray, rng: np.random.Generator, cap: int, centred_rows: float = 0.0,
@@ -70,8 +78,7 @@ def draw_unit_rows(space: Any, P: np.ndarray, rng: np.random.Generator, cap: int
         blocks.append(TrustRegion.random(centres, n_rand - n_centred, side, rng))
         boxed = slice(start, start + n_rand - n_centred)
     if n_centred:
-        centre = rng.random((n_centred, 1))
-        blocks.append(np.clip(centre + rng.normal(0.0, 0.15, (n_centred, d)), 0.0, 1.0))
+        blocks.append(centred_unit_rows(rng, n_centred, d))
     if n_mut:
         A = P[rng.integers(len(P), size=n_mut)]
         mask = rng.random((n_mut, d)) < 1.0 / d
