@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -83,7 +84,9 @@ def choose_trials(results: StudyResults, select: str = "front", top: int = 5,
     return [done[i] for i in order[:top]]
 
 
-def _evaluator(results: StudyResults, overrides: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _evaluator(results: StudyResults, overrides: Mapping[str, Any]) -> tuple[Any, dict[str, Any], Any]:
+    """The study's evaluator with ``overrides`` applied, its settings, and its spec (which builds
+    the space on demand, for the costs the evaluator does not measure)."""
     from .spec import StudySpec
 
     raw = dict(results.spec.get("study") or {})
@@ -94,11 +97,11 @@ def _evaluator(results: StudyResults, overrides: Mapping[str, Any]) -> tuple[Any
                           "'evaluator' section (its settings are what --set changes)")
     settings = {**raw["evaluator"], **overrides}
     spec = StudySpec.from_dict({**raw, "evaluator": settings}, source=f"{source} (validation settings)")
-    return spec._evaluator(), settings
+    return spec._evaluator(), settings, spec
 
 
 def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: str = "front", top: int = 5,
-                   trials: Sequence[int] | None = None, evaluator: Any = None) -> dict[str, Any]:
+                   trials: Sequence[int] | None = None, evaluator: Any = None, space: Any = None) -> dict[str, Any]:
     """Evaluate the chosen trials' configurations again with the study's evaluator, its settings
     changed by ``overrides`` (or with ``evaluator`` itself), at full fidelity, in one batch.
 
@@ -107,13 +110,17 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
     "best": trial numbers of the validated front (one objective: the best trial), "provenance"}``.
     A failed or non-finite re-evaluation is kept with its error and never counts as best. The
     study's metric constraints are not checked again: the chosen trials met them in the search.
+    An objective that is a cost of the space (``avg_bits``, a size) rather than a measured metric
+    is taken from the space as in the search (``space``, else the one the study description builds);
+    measured metrics win, as in the search.
     """
     chosen = choose_trials(results, select, top, trials)
     if not chosen:
         raise ConfigError(f"study '{results.name}' has no feasible completed trial to validate")
     settings: dict[str, Any] | None = None
+    spec: Any = None
     if evaluator is None:
-        evaluator, settings = _evaluator(results, overrides)
+        evaluator, settings, spec = _evaluator(results, overrides)
     t0 = time.perf_counter()
     try:
         res = evaluator.evaluate([dict(t.config) for t in chosen], fidelity=1.0)
@@ -124,13 +131,20 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
                for _ in chosen]
     seconds = time.perf_counter() - t0
     objs = results.objectives
+    sources = [o.source for o in objs]
+    if any(r.ok and isinstance(r.metrics, dict) and any(s not in r.metrics for s in sources) for r in res):
+        if space is None and spec is not None and spec.space is not None:
+            space = spec._space()
+        if space is not None:
+            res = [replace(r, metrics={**space.cost_values(dict(t.config)), **r.metrics}) if r.ok else r
+                   for t, r in zip(chosen, res)]
     rows: list[dict[str, Any]] = []
     good: list[tuple[int, list[float]]] = []
     for t, r in zip(chosen, res):
         row: dict[str, Any] = {"trial": t.number, "config": t.config,
                                "search": {o.name: float(t.metrics[o.source]) for o in objs},
                                "validation": None, "error": None}
-        err = r.error if not r.ok else check_metrics(r.metrics, [o.source for o in objs])
+        err = r.error if not r.ok else check_metrics(r.metrics, sources)
         if err:
             row["error"] = err
         else:

@@ -105,3 +105,21 @@ def test_bad_input_names_the_key_and_the_fix(tmp_path, capsys):
     assert main(["run", str(tmp_path / "z.yaml"), "--no-progress"]) == 0
     assert main(["validate", str(tmp_path / "z.yaml")]) == 2
     assert "validation needs a study with an 'evaluator' section" in capsys.readouterr().err
+
+
+def test_an_objective_that_is_a_cost_of_the_space_comes_from_the_space(tmp_path):
+    """The expert-pruning study's ``experts_kept`` is a cost of its space, not a metric of the
+    perplexity evaluator: validation takes it from the space, as the search did."""
+    spec = yaml.safe_load((Path(__file__).parents[1] / "studies" / "tiny_moe_experts.yaml").read_text())
+    spec.update(budget={"evaluations": 4}, output=str(tmp_path / "out"), evaluator={**spec["evaluator"], "n_rows": 4})
+    path = tmp_path / "moe.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 0
+    results = load_results(f"sqlite:///{tmp_path / 'out' / 'tiny-moe-experts.db'}", "tiny-moe-experts")
+    doc = validate_study(results, {"n_rows": 2}, select="top", top=2)
+    rows = doc["configurations"]
+    assert len(rows) == 2 and all(r["error"] is None for r in rows)
+    for r in rows:
+        assert r["validation"]["experts_kept"] == r["search"]["experts_kept"]
+        assert r["validation"]["perplexity"] != r["search"]["perplexity"]  # measured again, on other rows
+    assert doc["best"]
