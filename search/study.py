@@ -107,6 +107,9 @@ class Study:
         self.spec.setdefault("space", space.describe())
         self.spec.setdefault("seed", self.seed)
         self.spec.setdefault("fidelity", self.fidelity)
+        self.spec.setdefault("batch_size", self.batch_size)
+        if isinstance(optimizer, str):
+            self.spec.setdefault("optimizer", {"name": optimizer, **(optimizer_settings or {})})
         if self.reference_point is not None:
             self.spec.setdefault("reference_point", self.reference_point.tolist())
 
@@ -126,6 +129,8 @@ class Study:
                     f"study '{name}' already has {n_existing} trials in the store; resume it "
                     "(resume=True, CLI: --resume) or choose another study name"
                 )
+            if n_existing:
+                self._check_same_search(record.spec)
             interrupted = self.storage.mark_interrupted(record.id)
             if interrupted:
                 log.info("study %s: %d evaluations were in flight when it stopped; they will run again",
@@ -142,6 +147,26 @@ class Study:
         self._next_number = max((t.number for t in self._trials), default=-1) + 1
         self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
         self.n_replayed = 0
+
+    #: what fixes the sequence of trials: a resumed study must keep them, or its replay of the
+    #: stored history diverges (stored results would no longer count towards the budget)
+    RESUME_KEYS = ("seed", "optimizer", "space", "objectives", "constraints", "fidelity", "batch_size",
+                   "reference_point")
+
+    def _check_same_search(self, stored: dict[str, Any]) -> None:
+        """Refuse to resume a stored study under a different search (seed, optimizer, space,
+        objectives and their directions, constraints, fidelity, batch size, reference point): the
+        budget, the timeout, the backend and the output may change. Keys a store written by an
+        older version lacks are not compared."""
+        now = json.loads(json.dumps(self.spec, default=_json_default))
+        changed = [k for k in self.RESUME_KEYS if k in stored and k in now and stored[k] != now[k]]
+        if changed:
+            detail = "; ".join(f"'{k}' stored {stored[k]!r}, now {now[k]!r}" for k in changed)
+            where = f"{self.spec['source']}: " if self.spec.get("source") else ""
+            raise ConfigError(
+                f"{where}study '{self.name}' cannot resume under a different search ({detail}): its stored trials would "
+                "not be replayed. Restore these keys (only the budget, timeout, backend and output may change "
+                "when resuming), or start the changed study under another name or store")
 
     # -- the loop ---------------------------------------------------------------------------
     def optimize(self, n_evaluations: int | None = None, timeout: float | None = None,

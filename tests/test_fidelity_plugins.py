@@ -108,3 +108,37 @@ def test_budget_is_a_total_across_calls_and_resume(tmp_path) -> None:
     assert len(again.completed_trials()) == 20 and again.n_replayed == 20
     again.optimize(n_evaluations=25)
     assert len(again.completed_trials()) == 25
+
+
+def test_resuming_under_a_different_search_is_refused_and_names_the_keys(tmp_path) -> None:
+    """A changed seed, optimizer, space, direction or batch size would make the replay diverge, so
+    the stored trials would not count: refused with the changed keys named; nothing is evaluated."""
+    from paretoforge.spaces import Real
+    from paretoforge.spaces.variables import ConfigError
+
+    space = Space([Real("x", 0, 1), Real("y", 0, 1)])
+    calls: list[int] = []
+
+    class Two(Evaluator):
+        def evaluate(self, configs, fidelity=1.0):
+            calls.append(len(configs))
+            return [EvalResult({"a": c["x"], "b": 1 - c["x"] + c["y"]}) for c in configs]
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Study("s", space, Two(), ["a", "b"], optimizer="nsga2", storage=url, seed=1).optimize(n_evaluations=8).close()
+    n_calls = len(calls)
+    changes = {
+        "seed": dict(seed=2),
+        "optimizer": dict(optimizer="random"),
+        "space": dict(space=Space([Real("x", 0, 1), Real("y", 0, 2)])),
+        "objectives": dict(objectives=["a", Objective("b", direction="maximize")]),
+        "batch_size": dict(batch_size=4),
+    }
+    for key, change in changes.items():
+        kwargs = dict(space=space, objectives=["a", "b"], optimizer="nsga2", seed=1) | change
+        with pytest.raises(ConfigError, match=rf"cannot resume under a different search \('{key}' stored"):
+            Study("s", kwargs.pop("space"), Two(), kwargs.pop("objectives"), storage=url, resume=True, **kwargs)
+    assert len(calls) == n_calls
+    same = Study("s", space, Two(), ["a", "b"], optimizer="nsga2", storage=url, seed=1, resume=True)
+    same.optimize(n_evaluations=12)  # only the budget changed
+    assert len(same.completed_trials()) == 12 and same.n_replayed == 8
