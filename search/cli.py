@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import time
 from collections import Counter
@@ -93,10 +94,27 @@ def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str]:
     if args.file:
         spec = load_spec(args.file)
         url = args.storage or spec.storage_url(spec.output_dir(args.out))
-        return load_results(url, args.study or spec.name), url
+        return _read_store(url, args.study or spec.name, f"'paretoforge run {args.file}'"), url
     if not args.storage:
         raise ConfigError("give a study FILE or --storage URL (and --study NAME)")
-    return load_results(args.storage, args.study), args.storage
+    return _read_store(args.storage, args.study, "'paretoforge run FILE'"), args.storage
+
+
+def _read_store(url: str, name: str | None, how: str) -> StudyResults:
+    """A stored study for reading; a missing SQLite file or an unreadable store is a clear error
+    (and nothing is created: reading never writes an empty store)."""
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_file():
+            raise ConfigError(f"no study store at {path}: run the study first ({how}), or give the --out or "
+                              "--storage it was run with")
+    try:
+        return load_results(url, name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any driver error: name the store
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"cannot read the study store {url}: {type(exc).__name__}: {first}") from None
 
 
 def _write_outputs(results: StudyResults, out: Path, url: str) -> list[Path]:
@@ -121,6 +139,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     already = len(study.completed_trials())
     if args.resume:
         print(f"resuming study '{study.name}' from {url}: {already} completed evaluations stored", flush=True)
+        if not study.trials:
+            print(f"note: {url} held no trials of study '{study.name}': it starts from scratch "
+                  "(give the --out or --storage of the run to resume, if it had one)", file=sys.stderr)
     progress = _Progress(n, already, not args.no_progress)
     code = 0
     try:
@@ -128,14 +149,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                        max_failures=spec.budget.get("max_failures"), asynchronous=spec.asynchronous)
     except KeyboardInterrupt:
         code = 130
-        print(f"\ninterrupted: every completed evaluation is stored; continue with "
-              f"'paretoforge run {args.file} --resume'", file=sys.stderr)
+        again = " ".join(shlex.quote(a) for a in ["paretoforge", "run", args.file, "--resume"]
+                         + (["--out", args.out] if args.out else []) + (["--storage", args.storage] if args.storage else []))
+        print(f"\ninterrupted: every completed evaluation is stored; continue with '{again}'", file=sys.stderr)
     finally:
         progress.close()
     results = study.results()
     counts = results.counts()
+    stopped = counts["interrupted"] + counts["running"]  # running: in flight when the run was stopped
     print(f"\nstudy '{study.name}': {counts['complete']} completed, {counts['failed']} failed, "
-          f"{counts['interrupted']} interrupted evaluations in {url}")
+          f"{stopped} interrupted evaluations in {url}")
     if counts["failed"]:
         errors = Counter((t.error or "").strip().splitlines()[0] if t.error else "" for t in results.trials
                          if t.state.value == "failed")
@@ -228,7 +251,14 @@ def cmd_optuna(args: argparse.Namespace) -> int:
     from .optuna_export import export_to_optuna
 
     results, _ = _open_results(args)
-    export_to_optuna(results, args.to)
+    try:
+        export_to_optuna(results, args.to)
+    except (ConfigError, ValueError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable database: name it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"--to {args.to}: cannot write an Optuna study there ({type(exc).__name__}: {first}); "
+                          "give a database URL such as sqlite:///optuna.db") from None
     print(f"wrote study '{results.name}' to {args.to}; open it with: optuna-dashboard {args.to}")
     return 0
 

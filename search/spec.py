@@ -26,6 +26,7 @@ Errors name the file, the key, what was found and what is allowed.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,12 @@ class StudySpec:
             bad = [k for k in c if k not in ("name", "metric", "upper", "lower")]
             if bad:
                 raise _err(source, f"constraints[{i}]", bad, "keys name, metric, upper, lower")
+            for bound in ("upper", "lower"):
+                v = c.get(bound)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                    raise _err(source, f"constraints[{i}].{bound}", v, "a finite number")
+            if not isinstance(c["metric"], str):
+                raise _err(source, f"constraints[{i}].metric", c["metric"], "a metric name")
             spec.constraints.append(dict(c))
         spec.optimizer = _mapping(source, "optimizer", data.get("optimizer", {"name": "nsga2"}))
         if spec.optimizer.get("name") not in OPTIMIZERS:
@@ -287,6 +294,11 @@ class StudySpec:
                 raise SpecError(f"{self.source}: key 'problem': {exc}") from None
             space, evaluator = problem.space, problem.evaluator()
             objectives = [Objective(**o) for o in self.objectives] if self.objectives else problem.objectives
+            known = [o.source for o in problem.objectives] + sorted(space.costs)
+            for i, o in enumerate(objectives):
+                if o.source not in known:
+                    raise _err(self.source, f"objectives[{i}]", o.source,
+                               f"a metric of problem '{self.problem['name']}': {known}")
             if reference_point is None:
                 reference_point = [float(x) for x in problem.reference_point]
         else:

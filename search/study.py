@@ -121,7 +121,8 @@ class Study:
             if stored and stored != [o.name for o in self.objectives]:
                 raise ConfigError(
                     f"study '{name}' in the store has objectives {stored}, not {[o.name for o in self.objectives]}; "
-                    "use another study name"
+                    "use another study name, or delete the store "
+                    f"({getattr(self.storage, 'url', 'the storage')}) to start over"
                 )
             n_existing = len(self.storage.get_trials(record.id))
             if n_existing and not resume:
@@ -147,6 +148,10 @@ class Study:
         self._next_number = max((t.number for t in self._trials), default=-1) + 1
         self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
         self.n_replayed = 0
+        # results that lack a metric the objectives or constraints name: a spec error (a typo in a
+        # metric name) when no evaluation has ever completed, so the study stops after a few
+        self._metric_misses = 0
+        self._any_complete = any(t.state == TrialState.COMPLETE for t in self._trials)
 
     #: what fixes the sequence of trials: a resumed study must keep them, or its replay of the
     #: stored history diverges (stored results would no longer count towards the budget)
@@ -167,6 +172,9 @@ class Study:
                 f"{where}study '{self.name}' cannot resume under a different search ({detail}): its stored trials would "
                 "not be replayed. Restore these keys (only the budget, timeout, backend and output may change "
                 "when resuming), or start the changed study under another name or store")
+
+    #: failed results lacking a named metric, with none complete, after which a study stops
+    METRIC_MISS_LIMIT = 3
 
     # -- the loop ---------------------------------------------------------------------------
     def optimize(self, n_evaluations: int | None = None, timeout: float | None = None,
@@ -215,6 +223,11 @@ class Study:
             return "budget"
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
+        if self._metric_misses >= self.METRIC_MISS_LIMIT and not self._any_complete:
+            log.error("study %s: stopping: the first %d results all lack a metric that an objective or constraint "
+                      "names (see the failed trials' error); check the metric names in the study", self.name,
+                      self._metric_misses)
+            return "metrics"
         if len(self._failed) > max_failures:
             log.warning("study %s: stopping after %d failed evaluations", self.name, len(self._failed))
             return "failures"
@@ -365,7 +378,9 @@ class Study:
             if missing:
                 error = (f"objective metric(s) {missing} are neither in the evaluator's result "
                          f"{sorted(res.metrics)} nor among the space's costs {sorted(self.space.costs)}")
+                self._metric_misses += 1
         if error is None:
+            lacking = [c.metric for c in self.metric_constraints if c.metric not in metrics]
             try:
                 cons = self.space.constraint_values(trial.config)
                 cons.update({c.name: c.value(metrics) for c in self.metric_constraints})
@@ -373,6 +388,7 @@ class Study:
                     raise ValueError(f"constraint values are not finite: {cons}")
             except Exception as exc:  # noqa: BLE001
                 error = f"constraint evaluation failed: {exc}"
+                self._metric_misses += bool(lacking)
         if error is not None:
             # keep what was measured for diagnosis, but the trial is failed and never told as good
             raw = res.metrics if isinstance(res.metrics, dict) else {}
@@ -381,6 +397,7 @@ class Study:
                              if isinstance(v, (int, float)) and not isinstance(v, bool)}
             return
         trial.state, trial.metrics, trial.constraints = TrialState.COMPLETE, metrics, cons
+        self._any_complete = True
 
     def _observation(self, t: Trial) -> Observation:
         if t.state != TrialState.COMPLETE:

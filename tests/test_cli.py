@@ -141,11 +141,11 @@ def test_all_failed_run_exits_non_zero_and_names_the_error(tmp_path: Path, capsy
     path = _study(tmp_path, 5)
     spec = yaml.safe_load(path.read_text())
     spec["objectives"] = [{"name": "f1"}, {"name": "f3"}]  # f3 is measured nowhere
-    spec["budget"] = {"evaluations": 5, "max_failures": 3}
+    spec["budget"] = {"evaluations": 5, "max_failures": 1}  # stops before the missing-metric rule (3)
     path.write_text(yaml.safe_dump(spec))
     assert main(["run", str(path), "--no-progress"]) == 1
     out = capsys.readouterr().out
-    assert "0 completed, 4 failed" in out and "most common error" in out and "'f3'" in out
+    assert "0 completed, 2 failed" in out and "most common error" in out and "'f3'" in out
 
 
 def test_run_asynchronous_from_yaml(tmp_path: Path) -> None:
@@ -156,3 +156,76 @@ def test_run_asynchronous_from_yaml(tmp_path: Path) -> None:
     assert main(["run", str(path), "--no-progress"]) == 0
     res = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}")
     assert res.counts()["complete"] == 12 and len({t.key for t in res.trials}) == 12
+
+
+def test_reading_a_missing_or_unreadable_store_is_a_clear_error_and_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, 4, optimizer="random")
+    assert main(["show", str(path)]) == 2  # never run
+    assert "no study store at" in capsys.readouterr().err and not (tmp_path / "out" / "cli-test.db").exists()
+    missing = tmp_path / "missing.db"
+    assert main(["show", "--storage", f"sqlite:///{missing}", "--study", "b"]) == 2
+    assert f"no study store at {missing}" in capsys.readouterr().err and not missing.exists()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"\x89PNG not a database" * 10)
+    assert main(["export", "--storage", f"sqlite:///{junk}"]) == 2
+    assert "cannot read the study store" in capsys.readouterr().err
+    assert main(["run", str(path), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["optuna-export", str(path), "--to", "notaurl"]) == 2
+    assert "--to notaurl: cannot write an Optuna study there" in capsys.readouterr().err
+
+
+def test_metric_name_typos_fail_before_or_right_after_the_first_evaluations(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelled metric is an error of the study file: named before any evaluation where the
+    metrics are known (a benchmark problem's, a constraint's bound, a predictor setting), and
+    otherwise the study stops after a few results that all lack it, instead of using up the budget."""
+    cases = {
+        "objectives[1]": {"name": "p", "problem": {"name": "zdt1"}, "objectives": ["f1", "f2x"],
+                          "budget": {"evaluations": 50}},
+        "constraints[0].upper": {"name": "c", "problem": {"name": "zdt1"},
+                                 "constraints": [{"metric": "f1", "upper": "small"}], "budget": {"evaluations": 50}},
+        "unknown predictor_settings ['ardd']": {
+            "name": "g", "problem": {"name": "zdt1"}, "budget": {"evaluations": 50},
+            "optimizer": {"name": "guided", "n_initial": 4, "predictor_settings": {"ardd": False}}},
+    }
+    for i, (expected, spec) in enumerate(cases.items()):
+        spec["output"] = str(tmp_path / f"out{i}")
+        path = tmp_path / f"s{i}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        assert main(["run", str(path), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and expected in err
+        assert not (tmp_path / f"out{i}" / f"{spec['name']}.db").exists()  # nothing ran
+    path = _study(tmp_path, 50, optimizer="random")
+    spec = yaml.safe_load(path.read_text())
+    spec["objectives"][1]["metric"] = "f2x"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 1
+    counts = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}").counts()
+    assert counts["failed"] == 3 and counts["complete"] == 0
+    assert "['f2x'] are neither in the evaluator's result" in capsys.readouterr().out
+
+
+def test_interrupt_names_the_resume_command_with_the_runs_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from paretoforge.search.study import Study
+
+    path = _study(tmp_path, 8, optimizer="random")
+    original = Study.optimize
+
+    def stopped(self, *args, **kwargs):
+        kwargs["n_evaluations"] = 3
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Study, "optimize", stopped)
+    out = tmp_path / "elsewhere"
+    assert main(["run", str(path), "--no-progress", "--out", str(out)]) == 130
+    assert f"'paretoforge run {path} --resume --out {out}'" in capsys.readouterr().err
+    monkeypatch.setattr(Study, "optimize", original)
+    assert main(["run", str(path), "--no-progress", "--resume", "--out", str(out)]) == 0
+    assert "3 completed evaluations stored" in capsys.readouterr().out
+    assert main(["run", str(path), "--no-progress", "--resume"]) == 0  # the default store: a fresh start, said so
+    assert "held no trials" in capsys.readouterr().err

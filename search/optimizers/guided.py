@@ -53,6 +53,7 @@ results they had not seen (each proposal's prediction against its outcome).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -143,6 +144,15 @@ def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) 
     try:
         return cls(seed=seed, **settings)
     except TypeError as exc:
+        try:
+            params = inspect.signature(cls).parameters
+        except (TypeError, ValueError):
+            params = {}
+        allowed = sorted(k for k, p in params.items()
+                         if k != "seed" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+        unknown = sorted(k for k in settings if k not in params) if params else []
+        if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            raise TypeError(f"predictor '{name}': unknown predictor_settings {unknown}; allowed: {allowed}") from None
         raise TypeError(f"predictor '{name}': bad predictor_settings {sorted(settings)}: {exc}") from None
 
 
@@ -233,6 +243,8 @@ class PredictorGuided(Optimizer):
         if predictor == "gp" and any(p.kind == "float" for p in self.space.flat_params()):
             # continuous variables: per-variable relevances where the evidence supports them
             self.predictor_settings.setdefault("ard", "auto")
+        if isinstance(predictor, str):  # a bad setting fails here, before any evaluation
+            _make_predictor(predictor, self.predictor_settings, 0)
         self.n_initial = int(_number("n_initial", n_initial, 1, integer=True))
         self.equivalents = int(_number("equivalents", equivalents, 1, integer=True))
         self.equivalent_rows = int(_number("equivalent_rows", equivalent_rows, 1, integer=True))
