@@ -39,6 +39,10 @@ SPECS = [
                  id="optuna-nsga2"),
     pytest.param("optuna", {"sampler": "RandomSampler"}, id="optuna-random"),
     pytest.param("pymoo", {"algorithm": "NSGA2", "algorithm_kwargs": {"pop_size": 8}}, id="pymoo-nsga2"),
+    pytest.param("pymoo", {"algorithm": "NSGA3", "algorithm_kwargs": {"ref_dirs": [[1, 0], [0.5, 0.5], [0, 1]],
+                                                                      "pop_size": 8}}, id="pymoo-nsga3"),
+    pytest.param("pymoo", {"algorithm": "MOEAD", "algorithm_kwargs": {"ref_dirs": {"n_partitions": 7},
+                                                                      "n_neighbors": 3}}, id="pymoo-moead"),
     pytest.param("guided", {"n_initial": 6, "evolve_size": 150}, id="guided"),
 ]
 
@@ -276,6 +280,10 @@ def test_reopening_without_resume_raises(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name, settings", SPECS)
 def test_pareto_trials_are_feasible_under_metric_constraints(name: str, settings: dict) -> None:
     limit = MetricConstraint("small", metric="size", upper=60.0)
+    if settings.get("algorithm") == "MOEAD":  # pymoo's MOEA/D has no constraint handling: refused up front
+        with pytest.raises(ValueError, match="does not handle constraints"):
+            Spy(name, settings, constraint_names=["small"])
+        return
     spy = Spy(name, settings, constraint_names=["small"])
     study = make_study(name, settings, constraints=[limit], optimizer=spy.opt).optimize(30)
 
@@ -310,6 +318,22 @@ def test_unknown_optimizer_lists_the_allowed_names() -> None:
     with pytest.raises(UnknownNameError, match="nsga2"):
         make_study("nope", {})
     assert {"random", "nsga2", "optuna", "pymoo"} <= set(OPTIMIZERS.names())
+
+
+def test_pymoo_settings_from_yaml_are_checked_and_converted() -> None:
+    """Unknown algorithm keywords (which pymoo itself ignores), a one-objective algorithm on two
+    objectives, and directions of the wrong size are errors; YAML lists become pymoo's arrays."""
+    with pytest.raises(ValueError, match=r"no argument\(s\) \['popsize'\]"):
+        create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="NSGA2", algorithm_kwargs={"popsize": 4})
+    with pytest.raises(ValueError, match="optimises one objective"):
+        create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="DE")
+    with pytest.raises(ValueError, match="directions of 2 numbers"):
+        create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="NSGA3", algorithm_kwargs={"ref_dirs": [[1, 0, 0]]})
+    opt = create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="NSGA3")  # default Das-Dennis directions
+    assert opt.algorithm.ref_dirs.shape == (13, 2)
+    opt = create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="RNSGA2",
+                           algorithm_kwargs={"ref_points": [[0.5, 0.5]]})
+    assert isinstance(opt.algorithm.survival.ref_points, np.ndarray)
 
 
 def test_bad_optimizer_settings_name_the_optimizer() -> None:
