@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 import time
@@ -100,6 +101,16 @@ def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str]:
     return _read_store(args.storage, args.study, "'paretoforge run FILE'"), args.storage
 
 
+def _trial_numbers(text: str | None) -> list[int] | None:
+    """``--trials 3,5,8`` as numbers; anything else is a clear error."""
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--trials {text!r}: expected comma-separated trial numbers, e.g. --trials 3,5,8") from None
+
+
 def _read_store(url: str, name: str | None, how: str) -> StudyResults:
     """A stored study for reading; a missing SQLite file or an unreadable store is a clear error
     (and nothing is created: reading never writes an empty store)."""
@@ -181,8 +192,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if knee is not None and hasattr(study.space, "export_model"):  # spaces over real models: the knee's weights
         print(f"wrote {study.space.export_model(knee.config, out / 'knee.safetensors')} (trial {knee.number})")
     study.close()
-    if code == 0 and counts["complete"] == 0:
-        code = 1  # nothing usable came out: say so to scripts and CI
+    if code == 0 and not results.pareto_trials():
+        code = 1  # nothing usable came out (no feasible completed evaluation): say so to scripts and CI
     return code
 
 
@@ -209,10 +220,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_records, write_export
 
     results, url = _open_results(args)
-    trials = [int(x) for x in args.trials.split(",")] if args.trials else None
+    trials = _trial_numbers(args.trials)
     which = "trials" if trials else args.select
-    path = write_export(export_records(results, which, url, trials), args.output or f"{results.name}_export.yaml")
+    records = export_records(results, which, url, trials)
+    path = write_export(records, args.output or f"{results.name}_export.yaml")
     print(f"wrote {path}")
+    if not records.get("configurations"):
+        print(f"note: no configuration selected: study '{results.name}' has no feasible completed trial "
+              f"({results.counts()})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -239,7 +255,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import parse_overrides, validate_study
 
     results, _ = _open_results(args)
-    trials = [int(x) for x in args.trials.split(",")] if args.trials else None
+    trials = _trial_numbers(args.trials)
     doc = validate_study(results, parse_overrides(args.set or []), args.select, args.top, trials)
     print(validation_table(doc))
     path = write_export(doc, args.output or f"{results.name}_validation.yaml")
@@ -327,6 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, StudyExistsError, ValueError, KeyError) as exc:
         print(f"paretoforge {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output went to a pipe that closed early (`paretoforge show ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

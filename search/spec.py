@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ _TOP = {
     "budget": "{evaluations, seconds, max_failures}",
     "batch_size": "positive integer",
     "asynchronous": "true or false: keep batch_size evaluations in flight",
-    "fidelity": "number",
+    "fidelity": "a positive number (1.0: the full evaluation)",
     "backend": "{name: inprocess|pool, ...}",
     "storage": "database URL or file path",
     "output": "output folder",
@@ -67,6 +68,10 @@ _TOP = {
 
 class SpecError(ConfigError):
     """A study specification that cannot be used; the message names the file and the key."""
+
+
+#: what a study name may hold: it names the store file and the output folder
+_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]*")
 
 
 def _err(source: str, key: str, found: Any, allowed: str) -> SpecError:
@@ -132,6 +137,9 @@ class StudySpec:
             raise SpecError(f"{source}: unknown key(s) {unknown}; allowed keys: {sorted(_TOP)}")
         if "name" not in data or not isinstance(data["name"], str) or not data["name"].strip():
             raise _err(source, "name", data.get("name"), _TOP["name"])
+        if not _NAME.fullmatch(data["name"]):  # it names the store file and the output folder
+            raise _err(source, "name", data["name"], "letters, digits, '.', '_' and '-' (no '/', no spaces), "
+                       "not starting with '.'")
         spec = cls(name=data["name"], source=source, raw=dict(data))
         spec.seed = _int(source, "seed", data.get("seed", 0))
         spec.description = str(data.get("description", ""))
@@ -201,8 +209,9 @@ class StudySpec:
                 raise _err(source, "asynchronous", data["asynchronous"], "true, false")
             spec.asynchronous = data["asynchronous"]
         if "fidelity" in data:
-            if isinstance(data["fidelity"], bool) or not isinstance(data["fidelity"], (int, float)):
-                raise _err(source, "fidelity", data["fidelity"], _TOP["fidelity"])
+            f = data["fidelity"]
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f) or f <= 0:
+                raise _err(source, "fidelity", f, _TOP["fidelity"])
             spec.fidelity = float(data["fidelity"])
         spec.backend = _mapping(source, "backend", data.get("backend", {"name": "inprocess"}))
         backend_keys = {"inprocess": {"name"}, "pool": {"name", "workers", "devices", "chunk_size"}}
@@ -213,13 +222,17 @@ class StudySpec:
         bad = sorted(set(spec.backend) - backend_keys[bname])
         if bad:
             raise _err(source, "backend", bad, f"keys {sorted(backend_keys[bname])} for backend '{bname}'")
+        for key in ("workers", "chunk_size"):
+            if spec.backend.get(key) is not None:
+                _int(source, f"backend.{key}", spec.backend[key], 1)
         for key in ("storage", "output"):
             if key in data and not isinstance(data[key], str):
                 raise _err(source, key, data[key], _TOP[key])
         spec.storage, spec.output = data.get("storage"), data.get("output")
         if "reference_point" in data:
             rp = data["reference_point"]
-            if not isinstance(rp, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in rp):
+            if not isinstance(rp, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                   and math.isfinite(x) for x in rp):
                 raise _err(source, "reference_point", rp, _TOP["reference_point"])
             spec.reference_point = [float(x) for x in rp]
         return spec
@@ -342,13 +355,30 @@ class StudySpec:
         )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (plain
+    PyYAML keeps the last value without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice; keep one", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a YAML study file."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: no such study file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a text file; a study file is YAML") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
     return StudySpec.from_dict(data, source=str(path))

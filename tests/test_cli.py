@@ -206,6 +206,8 @@ def test_metric_name_typos_fail_before_or_right_after_the_first_evaluations(
     counts = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}").counts()
     assert counts["failed"] == 3 and counts["complete"] == 0
     assert "['f2x'] are neither in the evaluator's result" in capsys.readouterr().out
+    assert main(["export", str(path), "-o", str(tmp_path / "none.yaml")]) == 1  # nothing to export: said so
+    assert "no configuration selected" in capsys.readouterr().err
 
 
 def test_interrupt_names_the_resume_command_with_the_runs_store(

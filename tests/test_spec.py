@@ -61,6 +61,12 @@ def test_same_schema_from_python() -> None:
         (lambda t: t.replace("direction: minimize", "direction: down"), "objectives[1].direction", "maximize"),
         (lambda t: t.replace("direction: minimize", "noisy: sometimes"), "objectives[1].noisy", "true or false"),
         (lambda t: t.replace("name: t\n", ""), "name", "study name"),
+        (lambda t: t.replace("name: t\n", "name: ../../escape\n"), "name", "no '/'"),
+        (lambda t: t + "fidelity: .nan\n", "fidelity", "a positive number"),
+        (lambda t: t + "fidelity: -1\n", "fidelity", "a positive number"),
+        (lambda t: t + "reference_point: [.nan, 1.1]\n", "reference_point", "list of numbers"),
+        (lambda t: t + "backend: {name: pool, workers: 0}\n", "backend.workers", "integer >= 1"),
+        (lambda t: t + "constraints: [{metric: f1, upper: small}]\n", "constraints[0].upper", "a finite number"),
     ],
 )
 def test_schema_errors_name_file_key_and_allowed(tmp_path: Path, edit, key: str, allowed: str) -> None:
@@ -93,6 +99,28 @@ def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
         load_spec(tmp_path / "nope.yaml")
     with pytest.raises(SpecError, match="missing key 'evaluator'"):
         load_spec(write(tmp_path, "name: a\nspace: {variables: []}\nobjectives: [a]\nbudget: {evaluations: 1}\n"))
+
+
+def test_a_key_given_twice_and_a_binary_file_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"study\.yaml: not valid YAML: key 'budget' is given twice"):
+        load_spec(write(tmp_path, GOOD + "budget: {evaluations: 9}\n"))
+    path = tmp_path / "study.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    with pytest.raises(SpecError, match=r"study\.yaml: not a text file"):
+        load_spec(path)
+
+
+def test_optimizer_settings_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    """Unknown settings list the allowed ones; values of the wrong type and initial configurations
+    with missing variables name the setting."""
+    cases = [("name: nsga2, pop: 4}", "unknown setting(s) ['pop']; allowed: ['crossover_prob'"),
+             ("name: nsga2, population_size: ten}", "'population_size' must be an integer >= 2, got 'ten'"),
+             ("name: nsga2, initial: [{x: 0.5}]}", "missing ['k']")]
+    for setting, expected in cases:
+        path = write(tmp_path, GOOD.replace("name: random}", setting))
+        with pytest.raises(SpecError) as info:
+            load_spec(path).build(output=str(tmp_path / "out"))
+        assert str(path) in str(info.value) and "optimizer" in str(info.value) and expected in str(info.value)
 
 
 def test_unknown_problem_lists_allowed(tmp_path: Path) -> None:

@@ -96,8 +96,11 @@ class NSGA2(Optimizer):
         elif initial is None and provided is not None and not callable(provided):
             initial = provided
         self._initial: list[Config] = [self.space.validate(self.space.repair(c)) for c in (initial or [])]
-        if population_size < 2:
-            raise ValueError("NSGA2: 'population_size' must be >= 2")
+        if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
+            raise ValueError(f"NSGA2: 'population_size' must be an integer >= 2, got {population_size!r}")
+        for key, p in (("crossover_prob", crossover_prob), ("mutation_prob", mutation_prob)):
+            if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1):
+                raise ValueError(f"NSGA2: '{key}' must be a probability in [0, 1], got {p!r}")
         self.population_size = int(population_size)
         self.crossover_prob = float(crossover_prob)
         self.mutation_prob = mutation_prob
