@@ -47,6 +47,19 @@ def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(info, default=_json_default))
 
 
+def _describe(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` as JSON for the stored study description: a value JSON cannot hold (a
+    predictor object, a feature function) is described by its type, so that it is stable
+    across runs (a resume compares these descriptions)."""
+    out: dict[str, Any] = {}
+    for k, v in settings.items():
+        try:
+            out[k] = json.loads(json.dumps(v, default=_json_default))
+        except (TypeError, ValueError):
+            out[k] = f"<{type(v).__module__}.{type(v).__qualname__}>"
+    return out
+
+
 class Study:
     """A multi-objective search whose every evaluation is stored.
 
@@ -109,7 +122,7 @@ class Study:
         self.spec.setdefault("fidelity", self.fidelity)
         self.spec.setdefault("batch_size", self.batch_size)
         if isinstance(optimizer, str):
-            self.spec.setdefault("optimizer", {"name": optimizer, **(optimizer_settings or {})})
+            self.spec.setdefault("optimizer", {"name": optimizer, **_describe(optimizer_settings or {})})
         if self.reference_point is not None:
             self.spec.setdefault("reference_point", self.reference_point.tolist())
 
