@@ -921,3 +921,23 @@ def test_numeric_sizes_written_as_text_or_floats_still_work() -> None:
     opt = create_optimizer("guided", problem.space, problem.objectives, prefilter="1.5e3", score_budget="2e8",
                            n_samples=64.0)
     assert (opt.prefilter, opt.score_budget, opt.n_samples) == (1500, 2e8, 64)
+
+
+def test_a_predictor_instance_is_a_template_each_objective_gets_its_own_model() -> None:
+    """With a Predictor object as ``predictor``, each objective's model is a fresh copy: one shared
+    object was refitted per objective, so every objective was predicted by the last one's model
+    (f1's predictions then ranked its results backwards), and the caller's object was changed."""
+    from paretoforge.predictors.gp import GaussianProcess
+
+    problem = get_problem("zdt1", n_var=3)
+    template = GaussianProcess(seed=0)
+    study = Study("tmpl", problem.space, problem.evaluator(), problem.objectives, optimizer="guided",
+                  optimizer_settings={"predictor": template, "n_initial": 6}, seed=0)
+    study.optimize(n_evaluations=30)
+    models = study.optimizer._models
+    assert len({id(m) for m in models}) == 2 and all(m is not template for m in models)
+    assert getattr(template, "_X", None) is None  # the template itself is never fitted
+    tau_f1, tau_f2 = study.optimizer.kendall_tau()
+    assert tau_f1 > 0.5 and tau_f2 > 0.5
+    with pytest.raises(TypeError, match=r"unknown predictor_settings \['ardd'\]; allowed: \['ard'"):
+        create_optimizer("guided", problem.space, problem.objectives, predictor_settings={"ardd": True})

@@ -53,6 +53,7 @@ results they had not seen (each proposal's prediction against its outcome).
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from collections.abc import Callable, Sequence
@@ -136,8 +137,8 @@ def _ordered_sequences_only(space: Any) -> bool:
 
 
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
-    if isinstance(name, Predictor):
-        return name
+    if isinstance(name, Predictor):  # a template: each objective's model is a copy of it
+        return copy.deepcopy(name)
     from ..plugins import PREDICTORS
 
     cls = PREDICTORS.get(name)
@@ -157,7 +158,8 @@ def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) 
 
 
 class PredictorGuided(Optimizer):
-    """Predictor-guided search. Settings: ``predictor`` (registered name, default ``"gp"``) and
+    """Predictor-guided search. Settings: ``predictor`` (registered name, default ``"gp"``, or a
+    :class:`Predictor` instance used as a template: each objective's model is a copy of it) and
     ``predictor_settings`` (for the GP on a space with a continuous variable, ``ard`` defaults to
     ``"auto"``: per-input relevances (each variable, sequence position or vector entry) where they
     raise the evidence by more than the BIC penalty); ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
