@@ -51,12 +51,16 @@ class Predictor(ABC):
     def __init__(self, seed: int = 0) -> None:
         self.seed = int(seed)
         self.n_fit = 0
+        self.n_features = 0
 
     @staticmethod
     def _check(X: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         X = np.asarray(X, dtype=float)
         if X.ndim != 2:
             raise ValueError(f"predictor input must be a 2-D array (rows = configurations), got shape {X.shape}")
+        if not np.all(np.isfinite(X)):
+            bad = sorted({int(i) for i in np.flatnonzero(~np.all(np.isfinite(X), axis=1))})
+            raise ValueError(f"predictor: input rows {bad[:10]} hold NaN or infinite values; encode them as numbers")
         if y is None:
             return X, None
         y = np.asarray(y, dtype=float).ravel()
@@ -73,6 +77,7 @@ class Predictor(ABC):
             raise ValueError(f"predictor '{self.name}': fit needs at least one evaluated configuration")
         self._fit(X, y)
         self.n_fit = len(y)
+        self.n_features = X.shape[1]
         return self
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +85,9 @@ class Predictor(ABC):
         if self.n_fit == 0:
             raise RuntimeError(f"predictor '{self.name}': call fit() before predict()")
         X, _ = self._check(X)
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"predictor '{self.name}': rows of {X.shape[1]} columns, but it was fitted on "
+                             f"{self.n_features}")
         mean, std = self._predict(X)
         return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0)
 

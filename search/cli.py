@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..spaces.variables import ConfigError
-from .results import StudyResults, load_results
+from .results import MissingStoreError, StudyResults, load_results
 from .storage import StudyExistsError
 
 __all__ = ["main"]
@@ -114,13 +114,11 @@ def _trial_numbers(text: str | None) -> list[int] | None:
 def _read_store(url: str, name: str | None, how: str) -> StudyResults:
     """A stored study for reading; a missing SQLite file or an unreadable store is a clear error
     (and nothing is created: reading never writes an empty store)."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url[len("sqlite:///"):])
-        if not path.is_file():
-            raise ConfigError(f"no study store at {path}: run the study first ({how}), or give the --out or "
-                              "--storage it was run with")
     try:
         return load_results(url, name)
+    except MissingStoreError as exc:
+        raise ConfigError(f"no study store at {exc.path}: run the study first ({how}), or give the --out or "
+                          "--storage it was run with") from None
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - any driver error: name the store

@@ -27,6 +27,9 @@ class Objective:
     noisy: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"objective name must be a non-empty string, got {self.name!r} (an objective is a name, "
+                              "an Objective(name, direction), or a mapping {name: ..., direction: ...})")
         if self.direction not in _DIRECTIONS:
             raise ConfigError(f"objective '{self.name}': 'direction' is {self.direction!r}; allowed: {list(_DIRECTIONS)}")
         if not isinstance(self.noisy, bool):
@@ -60,6 +63,9 @@ class MetricConstraint:
     def __post_init__(self) -> None:
         if self.upper is None and self.lower is None:
             raise ConfigError(f"constraint '{self.name}': give 'upper' and/or 'lower'")
+        if self.upper is not None and self.lower is not None and self.lower > self.upper:
+            raise ConfigError(f"constraint '{self.name}': 'lower' {self.lower} is above 'upper' {self.upper}; "
+                              "no value can meet it")
 
     def value(self, metrics: Mapping[str, float]) -> float:
         if self.metric not in metrics:

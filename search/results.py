@@ -6,17 +6,20 @@ without building the evaluator or the optimizer.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..spaces.variables import ConfigError
 from .objectives import Objective
 from .pareto import hypervolume, hypervolume_history, infer_reference_point, knee_point, non_dominated
-from .storage import Storage, get_storage
+from .storage import Storage, get_storage, normalize_url
 from .trial import Trial, TrialState
 
-__all__ = ["StudyResults", "load_results"]
+__all__ = ["MissingStoreError", "StudyResults", "load_results"]
 
 
 class StudyResults:
@@ -76,7 +79,11 @@ class StudyResults:
     def _ref(self, reference_point: Sequence[float] | None, front: Sequence[Trial] | None = None) -> np.ndarray:
         if reference_point is None:
             return self.get_reference_point(front)
-        return np.asarray(reference_point, dtype=float) * self.signs
+        ref = np.asarray(reference_point, dtype=float)
+        if ref.shape != self.signs.shape or not np.all(np.isfinite(ref)):
+            raise ConfigError(f"study '{self.name}': a reference point must be {len(self.signs)} finite numbers, one "
+                              f"per objective {[o.name for o in self.objectives]}; got {reference_point!r}")
+        return ref * self.signs
 
     def hypervolume(self, reference_point: Sequence[float] | None = None) -> float:
         """Hypervolume of the feasible front. ``reference_point`` is in the objectives' own units
@@ -103,13 +110,26 @@ class StudyResults:
         return out
 
 
+class MissingStoreError(ConfigError):
+    """Reading a study from an SQLite file that does not exist (``path``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no study store at {path}: run the study first, or give the store it was run with")
+
+
 def load_results(storage: str | Storage, name: str | None = None) -> StudyResults:
-    """Open a stored study for reading (the only study of the store when ``name`` is omitted)."""
+    """Open a stored study for reading (the only study of the store when ``name`` is omitted). A
+    missing SQLite file is an error: reading never creates a store."""
+    if isinstance(storage, (str, os.PathLike)):
+        url = normalize_url(os.fspath(storage))
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and not Path(url[len("sqlite:///"):]).is_file():
+            raise MissingStoreError(url[len("sqlite:///"):])
     store = get_storage(storage)
     if name is None:
         studies = store.list_studies()
         if len(studies) != 1:
-            raise ValueError(f"the store holds studies {[s.name for s in studies]}; name one with --study")
+            raise ValueError(f"the store holds studies {[s.name for s in studies]}; name one (CLI: --study NAME)")
         record = studies[0]
     else:
         record = store.get_study(name)

@@ -47,6 +47,34 @@ def _jsonable(info: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(info, default=_json_default))
 
 
+def _objectives(study: str, objectives: Any) -> list[Objective]:
+    """The study's objectives from names, :class:`Objective` objects or mappings of its fields;
+    a single name or mapping, or a name used twice, is an error."""
+    if isinstance(objectives, (str, Objective, dict)):
+        raise ConfigError(f"study '{study}': 'objectives' must be a list, e.g. [{objectives!r}]")
+    out = []
+    for o in objectives:
+        if isinstance(o, Objective):
+            out.append(o)
+        elif isinstance(o, str):
+            out.append(Objective(o))
+        elif isinstance(o, dict):
+            try:
+                out.append(Objective(**o))
+            except TypeError as exc:
+                raise ConfigError(f"study '{study}': objective {o!r}: {exc}; keys: name, direction, metric, noisy") from None
+        else:
+            raise ConfigError(f"study '{study}': objective {o!r} must be a name, an Objective or a mapping "
+                              "{name: ..., direction: ...}")
+    if not out:
+        raise ConfigError(f"study '{study}': give at least one objective")
+    names = [o.name for o in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"study '{study}': objective name(s) {repeated} are given more than once")
+    return out
+
+
 def _describe(settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` as JSON for the stored study description: a value JSON cannot hold (a
     predictor object, a feature function) is described by its type, so that it is stable
@@ -91,22 +119,34 @@ class Study:
         self.name = name
         self.space = space
         self.evaluator = evaluator
-        self.objectives = [o if isinstance(o, Objective) else Objective(o) for o in objectives]
-        if not self.objectives:
-            raise ConfigError(f"study '{name}': give at least one objective")
+        self.objectives = _objectives(name, objectives)
         self.metric_constraints = list(constraints)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ConfigError(f"study '{name}': 'seed' must be an integer (seeds are explicit), got {seed!r}")
         self.seed = int(seed)
+        if isinstance(fidelity, bool) or not isinstance(fidelity, (int, float)) or not 0 < fidelity < math.inf:
+            raise ConfigError(f"study '{name}': 'fidelity' must be a positive number, got {fidelity!r}")
         self.fidelity = float(fidelity)
         self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
-        if self.reference_point is not None and len(self.reference_point) != len(self.objectives):
+        if self.reference_point is not None and (self.reference_point.shape != (len(self.objectives),)
+                                                 or not np.all(np.isfinite(self.reference_point))):
             raise ConfigError(
-                f"study '{name}': 'reference_point' has {len(self.reference_point)} values for "
-                f"{len(self.objectives)} objectives"
+                f"study '{name}': 'reference_point' must be {len(self.objectives)} finite numbers, one per objective "
+                f"{[o.name for o in self.objectives]}; got {reference_point!r}"
             )
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            raise ConfigError(f"study '{name}': 'batch_size' must be an integer >= 1, got {batch_size!r}")
         self.storage = get_storage(storage)
         self.backend = get_backend(backend)
+        self.backend.check_evaluator(evaluator)
         self.batch_size = int(batch_size or self.backend.workers)
         self.constraint_names = [c.name for c in space.constraints] + [c.name for c in self.metric_constraints]
+        repeated = sorted({n for n in self.constraint_names if self.constraint_names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"study '{name}': constraint name(s) {repeated} are given more than once (the "
+                              f"space's {[c.name for c in space.constraints]}, the study's "
+                              f"{[c.name for c in self.metric_constraints]}); give each constraint its own name")
         if isinstance(optimizer, Optimizer):
             self.optimizer = optimizer
         else:
@@ -208,6 +248,12 @@ class Study:
         still evaluates nothing twice."""
         if n_evaluations is None and timeout is None:
             raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
+        if n_evaluations is not None and (isinstance(n_evaluations, bool) or not isinstance(n_evaluations, (int, np.integer))
+                                          or n_evaluations < 0):
+            raise ConfigError(f"study '{self.name}': 'n_evaluations' must be an integer >= 0 (a total), "
+                              f"got {n_evaluations!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+            raise ConfigError(f"study '{self.name}': 'timeout' must be a positive number of seconds, got {timeout!r}")
         max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 10)
         if asynchronous:
             return self._optimize_async(n_evaluations, timeout, callbacks, max_failures, max_repeats)

@@ -6,11 +6,14 @@ infeasible proposals to feasible ones instead of only rejecting them.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+log = logging.getLogger("paretoforge")
 
 if TYPE_CHECKING:
     from .space import Config, Space
@@ -59,6 +62,7 @@ class BudgetConstraint(Constraint):
     def __init__(self, cost: str, budget: float, name: str | None = None, max_steps: int = 10_000) -> None:
         super().__init__(name or f"{cost}<={budget}")
         self.cost, self.budget, self.max_steps = cost, float(budget), max_steps
+        self._warned = False
 
     def value(self, config: Config, space: Space) -> float:
         return space.cost(self.cost, config) - self.budget
@@ -74,7 +78,12 @@ class BudgetConstraint(Constraint):
                 cn = space.cost(self.cost, nb)
                 if cn < c:
                     cands.append((cn, nb))
-            if not cands:
+            if not cands:  # no cheaper neighbour: the budget is below every cost reachable from here
+                if not self._warned:
+                    self._warned = True
+                    log.warning("constraint '%s': the budget %g is below %s = %g of a configuration with no cheaper "
+                                "neighbour (the lowest reachable); no configuration may meet it: raise the budget",
+                                self.name, self.budget, self.cost, c)
                 return cur
             c, cur = cands[int(rng.integers(len(cands)))]
         return cur

@@ -181,3 +181,13 @@ def test_pool_chunks_spread_over_workers() -> None:
         assert [results[i].metrics["x"] for i in range(7)] == [float(i) for i in range(7)]
     finally:
         backend.close()
+
+
+def test_a_pool_refuses_an_evaluator_it_cannot_send_before_anything_runs(tmp_path) -> None:
+    from paretoforge.evaluators import FunctionEvaluator
+    from paretoforge.spaces import Real, Space
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.raises(ValueError, match="must be picklable .* not a lambda"):
+        Study("s", Space([Real("x", 0, 1)]), FunctionEvaluator(lambda c: {"e": c["x"]}), ["e"], storage=url,
+              backend={"name": "pool", "workers": 2})

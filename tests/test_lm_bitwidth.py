@@ -24,6 +24,7 @@ from paretoforge.spaces.quantization import (
     unpack_codes,
 )
 from paretoforge.spaces.quantization.mixdq import milp_allocation, milp_family, sensitivity_table
+from paretoforge.spaces.variables import ConfigError
 from paretoforge.zoo import corpus_sentences, corpus_split
 from paretoforge.zoo.minilm import tiny_bert
 
@@ -107,6 +108,22 @@ def test_apply_writes_quantized_weights_and_export_roundtrips(enc, sents, tmp_pa
     save_file({"x": torch.zeros(2)}, str(bad))
     with pytest.raises(ValueError, match="bad.safetensors.*not a paretoforge bit-width export"):
         load_quantized(bad, tiny_bert())
+
+
+def test_apply_refuses_the_reference_model_and_bad_configurations(enc) -> None:
+    """Quantizing into the space's own model would make its 2-bit weights the reference of every
+    later configuration; bad keys and bit-widths that cannot be packed are named."""
+    import copy
+
+    sp = BitWidthSpace(enc, bits=(2, 8), group_size=32)
+    before = enc.get_submodule(sp.layer_names[0]).weight.clone()
+    with pytest.raises(ConfigError, match="shares layer .* with the space's model"):
+        sp.apply(sp.uniform(2), enc)
+    assert torch.equal(enc.get_submodule(sp.layer_names[0]).weight, before)
+    with pytest.raises(ConfigError, match=r"missing \['bits'\], unknown \['bitz'\]"):
+        sp.apply({"bitz": [2] * len(sp.layer_names)}, copy.deepcopy(enc))
+    with pytest.raises(ConfigError, match="key 'bits'"):
+        BitWidthSpace(enc, bits=(4, 12))
 
 
 def test_fidelity_metrics_order_and_low_fidelity(enc, sents) -> None:

@@ -35,6 +35,16 @@ def test_space_enumerates_every_subset_with_exact_costs(enc) -> None:
     assert len(list(LayerSelectionSpace(enc, k_min=1, k_max=2).enumerate())) == 4 + 6
 
 
+def test_apply_refuses_a_target_that_was_pruned_already(enc) -> None:
+    from paretoforge.spaces.variables import ConfigError
+
+    sp = LayerSelectionSpace(enc)
+    work = sp.apply({"layers": [0, 2, 3]}, copy.deepcopy(enc))
+    with pytest.raises(ConfigError, match="holds 3 blocks, not the model's 4"):
+        sp.apply({"layers": [1, 2]}, work)  # indices 1, 2 of the pruned list are blocks 2 and 3
+    assert len(work.model.encoder.layer) == 3
+
+
 def test_apply_keeps_the_chosen_blocks_in_order(enc) -> None:
     sp = LayerSelectionSpace(enc)
     work = sp.apply({"layers": [3, 0]}, copy.deepcopy(enc))

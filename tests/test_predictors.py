@@ -76,6 +76,24 @@ def test_fitting_twice_gives_the_same_model(name: str) -> None:
     np.testing.assert_allclose(a.predict(Xt)[0], b.predict(Xt)[0], rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_nan_inputs_and_wrong_widths_are_named_errors(name: str) -> None:
+    """A NaN in one input row made every prediction NaN; a row of the wrong width failed deep in
+    a matrix product."""
+    X, y = data(20, seed=5)
+    model: Predictor = FAST[name]()
+    model.bind(layer_space())
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"input rows \[3\] hold NaN"):
+        model.fit(bad, y)
+    model.fit(X, y)
+    with pytest.raises(ValueError, match=r"input rows \[3\] hold NaN"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match=f"rows of {X.shape[1] - 1} columns, but it was fitted on {X.shape[1]}"):
+        model.predict(X[:, :-1])
+
+
 def test_dele_low_fidelity_experts_fix_the_cold_start() -> None:
     """With 12 real scores, experts pretrained on cheap signals rank far better than without."""
     X, y = data(12, seed=5)

@@ -415,3 +415,17 @@ def test_costs_and_describe() -> None:
     assert json.loads(json.dumps(desc)) == desc
     assert desc["name"] == "quant" and [v["name"] for v in desc["variables"]] == ["bits", "act"]
     assert desc["costs"] == ["bits"] and len(desc["constraints"]) == 1
+
+
+def test_infinite_bounds_and_unreachable_budgets_are_named(caplog) -> None:
+    from paretoforge.spaces import BudgetConstraint, ChoiceSequence, Real, Space
+    from paretoforge.spaces.variables import ConfigError
+
+    with pytest.raises(ConfigError, match="'low' and 'high' must be finite"):
+        Real("x", 0, float("inf"))
+    space = Space([ChoiceSequence("b", 3, [4, 8], ordered=True)], constraints=[BudgetConstraint("size", 5)],
+                  costs={"size": lambda c: float(sum(c["b"]))})
+    with caplog.at_level("WARNING", logger="paretoforge"):
+        out = space.repair({"b": [8, 8, 4]}, np.random.default_rng(0))
+    assert out == {"b": [4, 4, 4]} and not space.is_feasible(out)
+    assert "the budget 5 is below size = 12" in caplog.text

@@ -58,3 +58,59 @@ def test_real_bounds_with_many_digits_stay_valid() -> None:
         assert space["x"].validate(space["x"].repair(value)) == space["x"].repair(value)
     vec = RealVector("w", 2, 0.0, 2e6 / 3)
     assert vec.validate(vec.repair([1e9, -1.0])) == vec.repair([1e9, -1.0])
+
+
+def test_bad_study_arguments_are_clear_errors_before_anything_runs(tmp_path) -> None:
+    """A string as the objectives, a repeated objective or constraint name (one of two constraints
+    of one name was dropped, so violating trials reached the front), a reference point that is
+    not finite or of the wrong length, a missing seed, bad budgets: each a ConfigError naming it."""
+    import math
+
+    import pytest
+
+    from paretoforge.search.objectives import MetricConstraint
+    from paretoforge.spaces.variables import ConfigError
+
+    space = Space([Real("x", 0, 1)])
+    calls: list[int] = []
+
+    def f(c):
+        calls.append(1)
+        return {"err": c["x"], "lat": 1 - c["x"]}
+
+    ev = FunctionEvaluator(f)
+    cap = [MetricConstraint("cap", "err", upper=0.5), MetricConstraint("cap", "lat", upper=0.5)]
+    bad = [
+        (dict(objectives="err"), "'objectives' must be a list"),
+        (dict(objectives=[Objective("a"), Objective("a", "maximize")]), r"objective name\(s\) \['a'\] are given more"),
+        (dict(objectives=["err", "lat"], constraints=cap), r"constraint name\(s\) \['cap'\] are given more than once"),
+        (dict(objectives=["err", "lat"], reference_point=[math.nan, 1.0]), "2 finite numbers"),
+        (dict(objectives=["err", "lat"], reference_point=[1.0]), "2 finite numbers"),
+        (dict(objectives=["err", "lat"], seed=None), "'seed' must be an integer"),
+        (dict(objectives=["err", "lat"], batch_size=-2), "'batch_size' must be an integer >= 1"),
+        (dict(objectives=["err", {"name": "lat", "direktion": "max"}]), "keys: name, direction"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            Study("s", space, ev, kwargs.pop("objectives"), **kwargs)
+    with pytest.raises(ConfigError, match="'lower' 0.9 is above 'upper' 0.1"):
+        MetricConstraint("c", "err", upper=0.1, lower=0.9)
+    study = Study("s", space, ev, [{"name": "err", "direction": "maximize"}, "lat"], seed=0)
+    assert [o.direction for o in study.objectives] == ["maximize", "minimize"]
+    for n, t, message in [(2.5, None, "'n_evaluations' must be an integer"), (-3, None, "'n_evaluations'"),
+                          (None, -1, "'timeout' must be a positive number")]:
+        with pytest.raises(ConfigError, match=message):
+            study.optimize(n_evaluations=n, timeout=t)
+    assert not calls
+    study.optimize(n_evaluations=4)
+    with pytest.raises(ConfigError, match="2 finite numbers"):
+        study.hypervolume([1.0])  # was stretched to [1.0, 1.0] by numpy
+    assert study.hypervolume([0.0, 1.0]) > 0  # err is maximised: its reference lies below
+    url = tmp_path / "s.db"  # a pathlib path is a store too; reading a missing one creates nothing
+    Study("p", space, ev, ["err", "lat"], storage=url, seed=0).optimize(n_evaluations=2).close()
+    from paretoforge.search.results import MissingStoreError, load_results
+
+    assert load_results(url, "p").counts()["complete"] == 2
+    with pytest.raises(MissingStoreError):
+        load_results(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()

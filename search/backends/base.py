@@ -56,6 +56,10 @@ class Backend(ABC):
 
     workers: int = 1
 
+    def check_evaluator(self, evaluator: Evaluator) -> None:
+        """Raise ``ValueError`` if this backend cannot run ``evaluator`` (a study calls it before
+        its first evaluation); the default accepts any."""
+
     @abstractmethod
     def run(self, evaluator: Evaluator, configs: Sequence[Config], fidelity: float) -> Iterator[tuple[int, EvalResult]]:
         """Yield ``(index into configs, result)`` as results arrive."""

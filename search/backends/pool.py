@@ -67,6 +67,17 @@ class ProcessPoolBackend(Backend):
         self._in_flight: dict[Future, list[int]] = {}
         self._next_ticket = 0
 
+    @staticmethod
+    def _pickled(evaluator: Evaluator) -> bytes:
+        try:
+            return pickle.dumps(evaluator)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise ValueError(f"the pool backend sends the evaluator to worker processes, so it must be picklable (a "
+                             f"module-level class or function, not a lambda or a local function): {exc}") from None
+
+    def check_evaluator(self, evaluator: Evaluator) -> None:
+        self._pickled(evaluator)
+
     def _pool_for(self, evaluator: Evaluator) -> ProcessPoolExecutor:
         if self._pool is not None and self._evaluator is evaluator:
             return self._pool
@@ -76,7 +87,7 @@ class ProcessPoolBackend(Backend):
         for i in range(self.workers):
             slots.put(self.devices[i] if self.devices is not None else None)
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(slots, pickle.dumps(evaluator)))
+                                         initargs=(slots, self._pickled(evaluator)))
         self._evaluator = evaluator
         return self._pool
 

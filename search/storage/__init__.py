@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .base import Storage, StudyExistsError, StudyRecord
 from .memory import InMemoryStorage
 from .sql import SQLStorage, normalize_url
@@ -17,4 +19,8 @@ def get_storage(url: str | Storage | None) -> Storage:
         return url
     if url is None or url == ":memory:":
         return InMemoryStorage()
+    if isinstance(url, os.PathLike):
+        url = os.fspath(url)
+    if not isinstance(url, str):
+        raise TypeError(f"storage must be a URL, a file path, ':memory:', None or a Storage, got {url!r}")
     return SQLStorage(url)

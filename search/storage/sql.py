@@ -83,7 +83,13 @@ class SQLStorage(Storage):
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
-        _meta.create_all(self.engine)
+        for attempt in range(3):  # processes opening a new store at once race to create its tables
+            try:
+                _meta.create_all(self.engine)
+                break
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                if attempt == 2:
+                    raise
         # one long-lived connection: a commit per call, no pool churn on the hot path
         self._conn = self.engine.connect()
         self._update = (
@@ -102,8 +108,11 @@ class SQLStorage(Storage):
         if self.get_study(name) is not None:
             raise StudyExistsError(f"study '{name}' already exists in {self.url}")
         now = time.time()
-        with self._conn.begin():
-            res = self._conn.execute(studies_table.insert().values(name=name, spec=_dumps(spec), created_at=now))
+        try:
+            with self._conn.begin():
+                res = self._conn.execute(studies_table.insert().values(name=name, spec=_dumps(spec), created_at=now))
+        except sa.exc.IntegrityError:  # created by another process meanwhile
+            raise StudyExistsError(f"study '{name}' already exists in {self.url}") from None
         return StudyRecord(int(res.inserted_primary_key[0]), name, spec, now)
 
     def _record(self, row: Any) -> StudyRecord:
@@ -133,18 +142,24 @@ class SQLStorage(Storage):
             }
             for t in trials
         ]
-        with self._conn.begin():
-            if len(rows) == 1:
-                res = self._conn.execute(trials_table.insert(), rows[0])
-                trials[0].id = int(res.inserted_primary_key[0])
-                return
-            self._conn.execute(trials_table.insert(), rows)
-            numbers = [t.number for t in trials]
-            found = self._conn.execute(
-                sa.select(trials_table.c.number, trials_table.c.id).where(
-                    trials_table.c.study_id == study_id, trials_table.c.number.in_(numbers)
-                )
-            ).all()
+        try:
+            with self._conn.begin():
+                if len(rows) == 1:
+                    res = self._conn.execute(trials_table.insert(), rows[0])
+                    trials[0].id = int(res.inserted_primary_key[0])
+                    return
+                self._conn.execute(trials_table.insert(), rows)
+                numbers = [t.number for t in trials]
+                found = self._conn.execute(
+                    sa.select(trials_table.c.number, trials_table.c.id).where(
+                        trials_table.c.study_id == study_id, trials_table.c.number.in_(numbers)
+                    )
+                ).all()
+        except sa.exc.IntegrityError:
+            raise StudyExistsError(
+                f"trial numbers {[t.number for t in trials]} of study {study_id} are already in {self.url}: another "
+                "process is writing the same study. A study has one writer: give each run its own study name "
+                "(several studies may share a store)") from None
         ids = {int(n): int(i) for n, i in found}
         for t in trials:
             t.id = ids[t.number]

@@ -59,11 +59,17 @@ class LayerSelectionSpace(Space):
         return float(self.other_params + sum(self.block_params[i] for i in config["layers"]))
 
     def apply(self, config: Config, target: nn.Module) -> nn.Module:
-        """Replace ``target``'s block list by the kept blocks (in place; shares block modules)."""
-        keep = self["layers"].validate(config["layers"])
+        """Replace ``target``'s block list by the kept blocks (in place; shares block modules).
+        ``target`` must still hold all its blocks: a target already pruned is an error (its block
+        indices no longer match the configuration's)."""
+        keep = self.validate(config)["layers"]
         parent_name, _, attr = self.blocks_path.rpartition(".")
         parent = target.get_submodule(parent_name) if parent_name else target
         full = getattr(parent, attr)
+        if len(full) != self.n_blocks:
+            raise ConfigError(f"space '{self.name}': the target's {self.blocks_path!r} holds {len(full)} blocks, not "
+                              f"the model's {self.n_blocks} (a configuration was applied to it already?); apply each "
+                              "configuration to a fresh copy of the model")
         setattr(parent, attr, nn.ModuleList([full[i] for i in keep]))
         return target
 

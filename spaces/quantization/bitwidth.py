@@ -49,7 +49,7 @@ class BitWidthSpace(Space):
         if not self.layer_names:
             raise ConfigError(f"space '{name}': the model has no nn.Linear layers to quantize")
         self.bit_choices = sorted(int(b) for b in bits)
-        if not self.bit_choices or any(not 1 <= b <= 16 for b in self.bit_choices):
+        if not self.bit_choices or any(not (1 <= b <= 8 or b == 16) for b in self.bit_choices):
             raise ConfigError(f"space '{name}': key 'bits': {list(bits)}; allowed: integers 1..8 (16 = fp16)")
         self.group_size = int(group_size)
         self.shapes: list[tuple[int, int]] = []
@@ -94,10 +94,16 @@ class BitWidthSpace(Space):
     def apply(self, config: Config, target: nn.Module,
               cache: dict[tuple[int, int], torch.Tensor] | None = None) -> nn.Module:
         """Write the quantize-dequantized weights of ``config`` into ``target`` (in place) and return
-        it. ``cache`` (optional) keeps fake-quantized weights per (layer index, bits) across calls."""
-        bits = self["bits"].validate(config["bits"])
+        it. ``cache`` (optional) keeps fake-quantized weights per (layer index, bits) across calls.
+        ``target`` must not share weights with the space's ``model``: those are the full-precision
+        weights every configuration is quantized from."""
+        bits = self.validate(config)["bits"]
         for i, (ln, b) in enumerate(zip(self.layer_names, bits)):
             orig = self.model.get_submodule(ln).weight
+            if target.get_submodule(ln).weight is orig:
+                raise ConfigError(f"space '{self.name}': apply() writes quantized weights into its target in place, and "
+                                  f"the target shares layer {ln!r} with the space's model, the full-precision reference; "
+                                  "pass a copy (copy.deepcopy(space.model))")
             key = (i, b)
             if cache is not None and key in cache:
                 w = cache[key]

@@ -36,6 +36,9 @@ class _Scalar(Variable):
             low, bool
         ):
             raise ConfigError(f"variable '{name}': 'low' and 'high' must be numbers, got {low!r}, {high!r}")
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ConfigError(f"variable '{name}': 'low' and 'high' must be finite, got {low!r}, {high!r} (for a "
+                              "wide range, give finite bounds and log: true)")
         if not low <= high:
             raise ConfigError(f"variable '{name}': 'low' ({low}) must be <= 'high' ({high})")
         if log and low <= 0:
