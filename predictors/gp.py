@@ -225,7 +225,8 @@ class GaussianProcess(Predictor):
                 or old is None or old.shape[1] != X.shape[1]):
             # the kernel's scale D (mean squared norm of the rows) is fixed with the hyperparameters,
             # so that the kernel, its Cholesky factor and cached predictions stay valid until then
-            self._D = max(float((X * X).sum(1).mean()), 1e-12)
+            D = float((X * X).sum(1).mean())
+            self._D = D if D > 1e-12 else 1.0  # rows all at the origin: no scale to take from them
             self._select(X, ys)
             self._n_selected = n
             old = None
@@ -248,7 +249,8 @@ class GaussianProcess(Predictor):
             self._version += 1  # cached pool predictions are stale
         self._beta = solve_triangular(self._L, ys, lower=True, check_finite=False)  # L^-1 y
         self._alpha = solve_triangular(self._L.T, self._beta, lower=False, check_finite=False)
-        self._s2 = max(float(self._beta @ self._beta) / n, 1e-12)
+        # one target says nothing of the spread: keep the prior scale (1 on standardised targets)
+        self._s2 = max(float(self._beta @ self._beta) / n, 1e-12) if n > 1 else 1.0
         self._X = X
 
     def _extend(self, X: np.ndarray, m: int, w: float, ls: float, nz: float) -> bool:

@@ -245,3 +245,12 @@ def test_gp_ard_auto_keeps_relevances_only_where_they_pay() -> None:
     np.testing.assert_allclose(noise.predict(X[60:])[0], GaussianProcess(seed=0).fit(X[:60], y).predict(X[60:])[0])
     with pytest.raises(ValueError, match="'ard' must be"):
         GaussianProcess(ard="sometimes")
+
+
+def test_gp_on_one_point_keeps_its_prior_spread_away_from_it() -> None:
+    """One target says nothing about the spread: the GP reported about 1e-6 everywhere (and
+    exploded for a point at the origin), so an acquisition saw nothing to explore."""
+    for x0 in ([0.2, 0.5, 0.1], [0.0, 0.0, 0.0]):
+        gp = GaussianProcess().fit(np.array([x0]), np.array([2.0]))
+        mean, std = gp.predict(np.array([x0, [1.0, 1.0, 1.0]]))
+        assert np.allclose(mean, 2.0) and std[0] < 0.05 and 0.5 < std[1] < 5.0
