@@ -104,6 +104,9 @@ def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_a_key_given_twice_and_a_binary_file_are_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"study\.yaml: not valid YAML: key 'budget' is given twice"):
         load_spec(write(tmp_path, GOOD + "budget: {evaluations: 9}\n"))
+    anchors = GOOD.replace("optimizer: {name: random}", "base: &b {name: random}\noptimizer: {<<: *b, name: nsga2}")
+    with pytest.raises(SpecError, match="unknown key"):  # merges and overrides still load ('base' is not a key)
+        load_spec(write(tmp_path, anchors))
     path = tmp_path / "study.yaml"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     with pytest.raises(SpecError, match=r"study\.yaml: not a text file"):
