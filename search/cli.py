@@ -101,6 +101,12 @@ def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str]:
     return _read_store(args.storage, args.study, "'paretoforge run FILE'"), args.storage
 
 
+def _first_line(exc: Exception) -> str:
+    """``Type: first line of the message`` (database drivers append pages of SQL and links)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _trial_numbers(text: str | None) -> list[int] | None:
     """``--trials 3,5,8`` as numbers; anything else is a clear error."""
     if not text:
@@ -122,8 +128,7 @@ def _read_store(url: str, name: str | None, how: str) -> StudyResults:
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - any driver error: name the store
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ConfigError(f"cannot read the study store {url}: {type(exc).__name__}: {first}") from None
+        raise ConfigError(f"cannot read the study store {url}: {_first_line(exc)}") from None
 
 
 def _write_outputs(results: StudyResults, out: Path, url: str) -> list[Path]:
@@ -270,8 +275,7 @@ def cmd_optuna(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError):
         raise
     except Exception as exc:  # noqa: BLE001 - a bad URL or an unreachable database: name it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ConfigError(f"--to {args.to}: cannot write an Optuna study there ({type(exc).__name__}: {first}); "
+        raise ConfigError(f"--to {args.to}: cannot write an Optuna study there ({_first_line(exc)}); "
                           "give a database URL such as sqlite:///optuna.db") from None
     print(f"wrote study '{results.name}' to {args.to}; open it with: optuna-dashboard {args.to}")
     return 0

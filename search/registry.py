@@ -9,10 +9,32 @@ or by calling :meth:`Registry.register`.
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib.metadata import entry_points
 from typing import Any
 
-__all__ = ["Registry", "UnknownNameError"]
+__all__ = ["Registry", "UnknownNameError", "keyword_names"]
+
+
+def keyword_names(cls: type, past_var_keywords: bool = False) -> set[str] | None:
+    """The keyword arguments ``cls(...)`` takes, collected over the ``__init__`` methods of its
+    class hierarchy up to the first that takes no ``**kwargs`` (what it does not name is then
+    unknown). ``None`` when every one passes ``**kwargs`` on, so that anything may be accepted;
+    with ``past_var_keywords``, the names found even then (a library whose base class swallows
+    unknown keywords, as pymoo's does)."""
+    names: set[str] = set()
+    for c in cls.__mro__:
+        init = c.__dict__.get("__init__")
+        if init is None or c is object:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            return None
+        names |= {k for k, p in params.items() if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return names
+    return names if past_var_keywords else None
 
 
 class UnknownNameError(KeyError, ValueError):

@@ -54,7 +54,6 @@ results they had not seen (each proposal's prediction against its outcome).
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,6 +63,7 @@ import numpy as np
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
 from ...spaces.variables import ChoiceSequence
+from ..registry import keyword_names
 from ..trial import Observation, Suggestion
 from .acquisition import (
     expected_hv_improvement,
@@ -145,15 +145,11 @@ def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) 
     try:
         return cls(seed=seed, **settings)
     except TypeError as exc:
-        try:
-            params = inspect.signature(cls).parameters
-        except (TypeError, ValueError):
-            params = {}
-        allowed = sorted(k for k, p in params.items()
-                         if k != "seed" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
-        unknown = sorted(k for k in settings if k not in params) if params else []
-        if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            raise TypeError(f"predictor '{name}': unknown predictor_settings {unknown}; allowed: {allowed}") from None
+        known = keyword_names(cls)
+        unknown = sorted(set(settings) - known) if known is not None else []
+        if unknown:
+            raise TypeError(f"predictor '{name}': unknown predictor_settings {unknown}; "
+                            f"allowed: {sorted((known or set()) - {'seed'})}") from None
         raise TypeError(f"predictor '{name}': bad predictor_settings {sorted(settings)}: {exc}") from None
 
 

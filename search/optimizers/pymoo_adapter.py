@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...spaces.space import Config
+from ..registry import keyword_names
 from ..trial import Observation
 from .base import Optimizer
 
@@ -92,7 +93,6 @@ class PymooOptimizer(Optimizer):
         Das-Dennis directions for the algorithms that need them."""
         import importlib
         import importlib.util
-        import inspect
 
         candidates = {
             "NSGA2": "pymoo.algorithms.moo.nsga2", "NSGA3": "pymoo.algorithms.moo.nsga3",
@@ -111,9 +111,7 @@ class PymooOptimizer(Optimizer):
         if name.startswith("AGEMOEA") and importlib.util.find_spec("numba") is None:
             raise ValueError(f"pymoo's {name} needs numba: pip install numba, or choose another algorithm")
         cls = getattr(importlib.import_module(candidates[name]), name)
-        allowed = {k for c in cls.__mro__ if "__init__" in c.__dict__
-                   for k, p in inspect.signature(c.__dict__["__init__"]).parameters.items()
-                   if k != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        allowed = keyword_names(cls, past_var_keywords=True) or set()  # pymoo's base class swallows the rest
         unknown = sorted(set(kwargs) - allowed)
         if unknown:
             raise ValueError(f"pymoo's {name} has no argument(s) {unknown} in 'algorithm_kwargs'; "
