@@ -27,7 +27,11 @@ class DigitsSplit:
 
 def load_digits_split(seed: int = 0, test_fraction: float = 0.3) -> DigitsSplit:
     """The stratified split of the 1,797 bundled digits (no download: the data ship with sklearn)."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError("the digits testbed needs scikit-learn (its bundled digits): pip install "
+                          "'paretoforge[diffusion]' (from a checkout: pip install \".[diffusion]\")") from None
 
     d = load_digits()
     x = d.images.astype(np.float32) / 8.0 - 1.0

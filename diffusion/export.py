@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def export_config(path: str | Path, evaluator: Any, config: Mapping[str, Any],
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _, schedule = evaluator.sampler_for(dict(config))
-    settings = {"task": evaluator.task, "model": evaluator.model_name, "solver": evaluator.solver,
+    settings = {"task": evaluator.task, "assets": getattr(evaluator, "assets", None), "model": evaluator.model_name,
+                "solver": evaluator.solver,
                 "grid": evaluator.grid, "nfe": evaluator.nfe, "n_samples": evaluator.n_samples,
                 "noise_seed": evaluator.noise_seed}
     meta = {"evaluator": settings, "config": dict(config), "sampler": schedule.to_dict(),
@@ -71,17 +73,30 @@ def _load_meta(path: Path) -> tuple[dict, dict[str, torch.Tensor] | None]:
     return yaml.safe_load(path.read_text()), None
 
 
-def reproduce(path: str | Path, assets: str = "committed", device: str = "auto", n_samples: int | None = None,
+def _recorded_assets(meta: Mapping[str, Any]) -> str:
+    """The testbed an exported file was measured on: its ``assets`` setting, else (files written
+    before it was recorded) the testbed folder if it is still there, else the committed one."""
+    if meta["evaluator"].get("assets"):
+        return str(meta["evaluator"]["assets"])
+    folder = Path(str((meta.get("testbed") or {}).get("path", "")))
+    return str(folder) if folder.name and (folder / "manifest.json").is_file() else "committed"
+
+
+def reproduce(path: str | Path, assets: str | None = None, device: str = "auto", n_samples: int | None = None,
               noise_seed: int | Sequence[int] | None = None) -> dict[str, Any]:
     """Sample again from an exported file; returns ``fd`` (mean over the noise seeds), the
-    per-seed values and the recorded ``fd`` for comparison. Defaults: the ``measured`` record of
-    the file (noise seeds and sample count of its reported metric), else the evaluator's."""
+    per-seed values and the recorded ``fd`` for comparison, and ``same_testbed``: whether the
+    testbed used is the one the file was measured on (its manifest). Defaults: the testbed the
+    file records, and its ``measured`` record (noise seeds and sample count of its reported
+    metric), else the evaluator's settings."""
     from .testbed import get_testbed
 
     path = Path(path)
     meta, sd = _load_meta(path)
     ev = meta["evaluator"]
-    tb = get_testbed(assets, device)
+    tb = get_testbed(assets or _recorded_assets(meta), device)
+    recorded = (meta.get("testbed") or {}).get("manifest_created")
+    same = recorded is None or tb.manifest.get("created") == recorded
     measured = meta.get("measured") or {}
     n = int(n_samples or measured.get("n_samples") or ev["n_samples"])
     if noise_seed is None:
@@ -99,7 +114,7 @@ def reproduce(path: str | Path, assets: str = "committed", device: str = "auto",
     values = [tb.fd(tb.run(fn, schedule, n, s)) for s in seeds]
     return {"fd": float(sum(values) / len(values)), "values": values,
             "recorded_fd": float(meta.get("metrics", {}).get("fd", float("nan"))), "n_samples": n,
-            "noise_seeds": seeds}
+            "noise_seeds": seeds, "testbed": str(tb.path), "same_testbed": bool(same)}
 
 
 def export_trial(storage: str, trial: int, out: str | Path, study: str | None = None, assets: str | None = None,
@@ -126,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("reproduce", help="sample again from an exported file and print the FD")
     r.add_argument("file")
-    r.add_argument("--assets", default="committed")
+    r.add_argument("--assets", help="testbed: committed, tiny or a folder (default: the one the file records)")
     r.add_argument("--device", default="auto")
     r.add_argument("--n-samples", type=int)
     r.add_argument("--noise-seed", type=int, nargs="+", help="one or more noise seeds (FD averaged over them)")
@@ -139,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--device", default="auto")
     a = ap.parse_args(argv)
     if a.cmd == "reproduce":
-        print(json.dumps(reproduce(a.file, a.assets, a.device, a.n_samples, a.noise_seed)))
+        out = reproduce(a.file, a.assets, a.device, a.n_samples, a.noise_seed)
+        if not out["same_testbed"]:
+            print(f"warning: {a.file} was measured on another testbed than {out['testbed']} (its manifest differs): "
+                  "the FD is not comparable with the recorded one; give --assets of the testbed it names",
+                  file=sys.stderr)
+        print(json.dumps(out))
     else:
         url = a.storage if "://" in a.storage else f"sqlite:///{Path(a.storage).resolve()}"
         print(export_trial(url, a.trial, a.out, a.study, a.assets, a.device))

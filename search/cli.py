@@ -101,6 +101,16 @@ def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str]:
     return _read_store(args.storage, args.study, "'paretoforge run FILE'"), args.storage
 
 
+def _default_output(args: argparse.Namespace, filename: str) -> Path:
+    """``filename`` in the study's output folder (next to its export.yaml) when a study file is
+    given, else in the current folder."""
+    if not args.file:
+        return Path(filename)
+    from .spec import load_spec
+
+    return load_spec(args.file).output_dir(args.out) / filename
+
+
 def _first_line(exc: Exception) -> str:
     """``Type: first line of the message`` (database drivers append pages of SQL and links)."""
     text = str(exc).strip()
@@ -179,9 +189,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         text, k = errors.most_common(1)[0]
         print(f"most common error ({k} of {counts['failed']} failed evaluations): {text}")
     if results.pareto_trials():
-        ref = (results.get_reference_point() * results.signs).tolist()
-        line = f"hypervolume: {results.hypervolume():.6g} (reference point {[float(f'{x:.6g}') for x in ref]})"
-        if spec.problem is not None and not spec.objectives and spec.reference_point is None:
+        line = _summary_line(results)
+        if len(results.objectives) > 1 and spec.problem is not None and not spec.objectives \
+                and spec.reference_point is None:
             from .plugins import PROBLEMS
 
             opts = dict(spec.problem)
@@ -205,9 +215,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     counts = results.counts()
     print(f"study '{results.name}' in {url}: {counts}")
     if results.pareto_trials():
-        print(f"hypervolume: {results.hypervolume():.6g}")
+        print(_summary_line(results))
     print(front_table(results, 200))
     return 0
+
+
+def _summary_line(results: StudyResults) -> str:
+    """One objective: its best value; several: the hypervolume, its reference point, and whether
+    that point is the study's own or inferred from this run's front (then it moves as the front
+    does, so the figure is not comparable between runs)."""
+    if len(results.objectives) == 1:
+        best = results.pareto_trials()[0]
+        o = results.objectives[0]
+        return f"best {o.name}: {best.metrics[o.source]:.6g} (trial {best.number})"
+    ref = (results.get_reference_point() * results.signs).tolist()
+    line = f"hypervolume: {results.hypervolume():.6g} (reference point {[float(f'{x:.6g}') for x in ref]}"
+    if results.reference_point is None:
+        line += ", inferred from this run's front: set 'reference_point' to compare runs"
+    return line + ")"
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -226,7 +251,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     trials = _trial_numbers(args.trials)
     which = "trials" if trials else args.select
     records = export_records(results, which, url, trials)
-    path = write_export(records, args.output or f"{results.name}_export.yaml")
+    path = write_export(records, args.output or _default_output(args, f"{results.name}_export.yaml"))
     print(f"wrote {path}")
     if not records.get("configurations"):
         print(f"note: no configuration selected: study '{results.name}' has no feasible completed trial "
@@ -261,7 +286,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     trials = _trial_numbers(args.trials)
     doc = validate_study(results, parse_overrides(args.set or []), args.select, args.top, trials)
     print(validation_table(doc))
-    path = write_export(doc, args.output or f"{results.name}_validation.yaml")
+    path = write_export(doc, args.output or _default_output(args, f"{results.name}_validation.yaml"))
     print(f"wrote {path}")
     return 0 if doc["best"] else 1
 
@@ -312,7 +337,8 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="chosen configurations with metrics and provenance (YAML/JSON)")
     common(e, False)
-    e.add_argument("-o", "--output", help="output path (.yaml or .json)")
+    e.add_argument("-o", "--output", help="output path (.yaml or .json; default NAME_export.yaml in the study's "
+                                          "output folder, or here with --storage)")
     e.add_argument("--select", choices=["front", "knee"], default="front", help="which configurations")
     e.add_argument("--trials", help="comma-separated trial numbers to export instead")
     e.set_defaults(fn=cmd_export)
@@ -327,7 +353,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="which configurations (front: the Pareto front, one objective: the best trial)")
     v.add_argument("--top", type=int, default=5, help="with --select top: how many of the best trials")
     v.add_argument("--trials", help="comma-separated trial numbers to validate instead")
-    v.add_argument("-o", "--output", help="output path (.yaml or .json; default NAME_validation.yaml)")
+    v.add_argument("-o", "--output", help="output path (.yaml or .json; default NAME_validation.yaml in the "
+                                          "study's output folder, or here with --storage)")
     v.set_defaults(fn=cmd_validate)
 
     o = sub.add_parser("optuna-export", help="copy the study into an Optuna storage for optuna-dashboard")
@@ -342,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (ConfigError, StudyExistsError, ValueError, KeyError) as exc:
+    except (ConfigError, StudyExistsError, ValueError, KeyError, ImportError) as exc:
         print(f"paretoforge {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output went to a pipe that closed early (`paretoforge show ... | head`)

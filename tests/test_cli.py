@@ -231,3 +231,23 @@ def test_interrupt_names_the_resume_command_with_the_runs_store(
     assert "3 completed evaluations stored" in capsys.readouterr().out
     assert main(["run", str(path), "--no-progress", "--resume"]) == 0  # the default store: a fresh start, said so
     assert "held no trials" in capsys.readouterr().err
+
+
+def test_summary_line_one_objective_best_and_inferred_reference_said(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """One objective: its best value (a hypervolume at a reference inferred as 1.1 x the best went
+    down as the study improved); several without a reference point: the figure says it is inferred."""
+    path = _study(tmp_path, 6, optimizer="random")
+    spec = yaml.safe_load(path.read_text())
+    spec["objectives"] = [{"name": "f1"}]
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    best = min(t.metrics["f1"] for t in load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}").completed())
+    assert f"best f1: {best:.6g} (trial" in out and "hypervolume" not in out
+    (tmp_path / "two").mkdir()
+    path = _study(tmp_path / "two", 6, optimizer="random")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    assert "inferred from this run's front: set 'reference_point' to compare runs" in capsys.readouterr().out
+    assert main(["export", str(path), "--select", "knee"]) == 0  # by default next to the run's export.yaml
+    assert (tmp_path / "two" / "out" / "cli-test_export.yaml").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,8 +80,13 @@ def test_export_reproduces_the_metric(tiny, tmp_path):
     cfg = SolverScheduleSpace(nfe=3).baselines()["unipc2-bh1/logsnr"]
     m = sv.measure(cfg)
     p = export_config(tmp_path / "s.yaml", sv, cfg, m)
-    rep = reproduce(p, str(tiny), "cpu")
-    assert rep["fd"] == pytest.approx(m["fd"], rel=1e-9)
+    rep = reproduce(p, device="cpu")  # the testbed the file records (the committed one was the default)
+    assert rep["fd"] == pytest.approx(m["fd"], rel=1e-9) and rep["same_testbed"]
+    other = tmp_path / "other"  # the same files under another manifest: flagged as another testbed
+    shutil.copytree(tiny, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    (other / "manifest.json").write_text(json.dumps({**manifest, "created": "elsewhere"}))
+    assert not reproduce(p, str(other), "cpu")["same_testbed"]
     # a held-out measurement (other noise seeds, another sample count) is recorded and repeated
     held = [sv.measure(cfg, 24, s)["fd"] for s in (1, 2)]
     p = export_config(tmp_path / "h.yaml", sv, cfg, {"fd": sum(held) / 2},

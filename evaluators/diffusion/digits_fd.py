@@ -58,6 +58,7 @@ class DigitsFD(Evaluator):
         self.task, self.n_samples, self.noise_seeds = task, n_samples, seeds
         self.noise_seed = seeds[0]
         self.model_name, self.solver, self.grid, self.nfe = model, solver, grid, int(nfe)
+        self.assets = str(assets)
         self.testbed = get_testbed(assets, device)
         if task == "solver_schedule":
             self.testbed.model(model)  # fail early on an unknown zoo model
