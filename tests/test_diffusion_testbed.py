@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from _diffusion_helpers import tiny_assets
 
 from paretoforge.diffusion.data import load_digits_split
@@ -82,6 +83,8 @@ def test_export_reproduces_the_metric(tiny, tmp_path):
     p = export_config(tmp_path / "s.yaml", sv, cfg, m)
     rep = reproduce(p, device="cpu")  # the testbed the file records (the committed one was the default)
     assert rep["fd"] == pytest.approx(m["fd"], rel=1e-9) and rep["same_testbed"]
+    meta = yaml.safe_load(p.read_text())["evaluator"]
+    assert meta["nfe"] == 3 and meta["assets"] == str(tiny)  # the schedule's calls, not the evaluator's default 10
     other = tmp_path / "other"  # the same files under another manifest: flagged as another testbed
     shutil.copytree(tiny, other)
     manifest = json.loads((other / "manifest.json").read_text())
