@@ -152,6 +152,7 @@ class Study:
         else:
             self.optimizer = create_optimizer(optimizer, space, self.objectives, seed=self.seed,
                                               constraint_names=self.constraint_names, **(optimizer_settings or {}))
+        self.optimizer.use_fidelity(self.fidelity)
         if self.reference_point is not None:  # the region of the objectives that counts, to the optimizer's units
             self.optimizer.use_reference_point(np.array([o.sign for o in self.objectives]) * self.reference_point)
         self.spec = dict(spec or {})
@@ -245,7 +246,12 @@ class Study:
         for a new configuration as soon as one finishes, so that workers of uneven speed never
         wait for each other. Results then reach the optimizer in completion order, so a seeded
         asynchronous study is not reproducible trial for trial (the default loop is); resuming
-        still evaluates nothing twice."""
+        still evaluates nothing twice.
+
+        With ``batch_size`` > 1, a total that ends inside a batch asks for a smaller last batch, and
+        a later call in the same process goes on from there: it repeats an uninterrupted run's
+        trials when the first total is a multiple of ``batch_size`` (a study resumed from its
+        store replays whole batches and repeats them either way)."""
         if n_evaluations is None and timeout is None:
             raise ConfigError(f"study '{self.name}': give a budget: 'n_evaluations' and/or 'timeout'")
         if n_evaluations is not None and (isinstance(n_evaluations, bool) or not isinstance(n_evaluations, (int, np.integer))

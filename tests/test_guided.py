@@ -941,3 +941,31 @@ def test_a_predictor_instance_is_a_template_each_objective_gets_its_own_model() 
     assert tau_f1 > 0.5 and tau_f2 > 0.5
     with pytest.raises(TypeError, match=r"unknown predictor_settings \['ardd'\]; allowed: \['ard'"):
         create_optimizer("guided", problem.space, problem.objectives, predictor_settings={"ardd": True})
+
+
+def test_settings_that_would_silently_change_the_search_are_errors(caplog) -> None:
+    """A low fidelity at the study's own fidelity turned the search into random search; a reference
+    point setting of the wrong length crashed after evaluations; bad feature rows failed deep in
+    a reshape; an initial configuration out of bounds was clipped without a word."""
+    from paretoforge.spaces import BudgetConstraint
+
+    space = Space([Real("x", 0, 1), Real("y", 0, 1)])
+    ev = FunctionEvaluator(lambda c: {"a": c["x"], "b": (1 - c["x"]) ** 2 + c["y"]})
+    with pytest.raises(ValueError, match="'low_fidelity' 1 must be below the study's fidelity 1"):
+        Study("lf", space, ev, ["a", "b"], optimizer="guided", optimizer_settings={"low_fidelity": 1.0, "n_low": 3})
+    with pytest.raises(ValueError, match="'n_low' must be an integer >= 1"):
+        create_optimizer("guided", space, [Objective("a"), Objective("b")], low_fidelity=0.5, n_low=-2)
+    with pytest.raises(ValueError, match="'reference_point' must be 2 finite numbers in minimised units"):
+        create_optimizer("guided", space, [Objective("a"), Objective("b")], reference_point=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"'initial' configuration 0: .*outside \[0.0, 1.0\]"):
+        create_optimizer("guided", space, [Objective("a"), Objective("b")], initial=[{"x": 2.0, "y": 0.5}])
+    study = Study("f", space, ev, ["a", "b"], optimizer="guided", seed=0,
+                  optimizer_settings={"n_initial": 3, "features": lambda cs: np.zeros((len(cs) - 1, 1))})
+    with pytest.raises(ValueError, match=r"'features' must give one row of finite numbers per configuration"):
+        study.optimize(n_evaluations=5)
+    seq = Space([ChoiceSequence("b", 3, [2, 4, 8], ordered=True)], constraints=[BudgetConstraint("size", 12)],
+                costs={"size": lambda c: float(sum(c["b"]))})
+    with caplog.at_level("WARNING", logger="paretoforge"):
+        opt = create_optimizer("guided", seq, [Objective("a")], initial=[{"b": [8, 8, 8]}])
+    assert "'initial' configuration 0 breaks a constraint" in caplog.text
+    assert sum(opt._given[0]["b"]) <= 12

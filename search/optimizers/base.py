@@ -11,6 +11,7 @@ evaluating), which rebuilds the exact state of a deterministic optimizer.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -21,7 +22,28 @@ from ...spaces.space import Config, Space
 from ..objectives import Objective
 from ..trial import Observation, Suggestion
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "checked_initial"]
+
+log = logging.getLogger("paretoforge")
+
+
+def checked_initial(space: Space, configs: Sequence[Any], who: str) -> list[Config]:
+    """Configurations a user gives to be evaluated first (``initial``), in canonical form: one
+    outside the space (a missing variable, a value out of its bounds) is an error naming it; one
+    that breaks a constraint is repaired, with a warning (it is not the configuration given)."""
+    out = []
+    for i, c in enumerate(configs):
+        try:
+            valid = space.validate(c)
+        except ValueError as exc:
+            raise ValueError(f"{who}: 'initial' configuration {i}: {exc}") from None
+        if space.constraints and not space.is_feasible(valid):
+            fixed = space.validate(space.repair(valid))
+            log.warning("%s: 'initial' configuration %d breaks a constraint of space '%s' %s; it is evaluated as "
+                        "repaired: %s", who, i, space.name, space.constraint_values(valid), fixed)
+            valid = fixed
+        out.append(valid)
+    return out
 
 
 class Optimizer(ABC):
@@ -45,6 +67,9 @@ class Optimizer(ABC):
     @abstractmethod
     def tell(self, observations: Sequence[Observation]) -> None:
         """Outcomes of earlier proposals (in any order, failed ones with ``values=None``)."""
+
+    def use_fidelity(self, fidelity: float) -> None:  # noqa: B027 - optional hook
+        """The study's full fidelity, given before the first ``ask``; the default ignores it."""
 
     def use_reference_point(self, reference_point: np.ndarray) -> None:  # noqa: B027 - optional hook
         """The study's hypervolume reference point in minimised units (``sign * value`` per

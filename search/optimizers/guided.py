@@ -72,7 +72,7 @@ from .acquisition import (
     expected_improvement_1d,
     hv_improvement,
 )
-from .base import Optimizer
+from .base import Optimizer, checked_initial
 from .scalarization import chebyshev_gain, expected_chebyshev_improvement, simplex_weights
 from .trust_region import TrustRegion, improves
 from .unit_pool import centred_unit_rows, draw_unit_rows
@@ -230,6 +230,9 @@ class PredictorGuided(Optimizer):
             raise ValueError(f"guided: 'log_transform' must be true, false or 'auto', got {log_transform!r}")
         if (low_fidelity is None) != (n_low == 0):
             raise ValueError("guided: give both 'low_fidelity' and 'n_low' > 0 for a multi-fidelity start, or neither")
+        if low_fidelity is not None:
+            _number("low_fidelity", low_fidelity, 0.0, positive=True)
+            _number("n_low", n_low, 1, integer=True)
         if isinstance(predictor, str):
             from ..plugins import PREDICTORS
 
@@ -254,6 +257,11 @@ class PredictorGuided(Optimizer):
         self.failure_aversion = _number("failure_aversion", failure_aversion, 0.0)
         self.ref_margin = ref_margin
         self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
+        if self.reference_point is not None and (self.reference_point.shape != (self.n_objectives,)
+                                                 or not np.all(np.isfinite(self.reference_point))):
+            raise ValueError(f"guided: 'reference_point' must be {self.n_objectives} finite numbers in minimised units "
+                             f"(a maximised objective's value negated), got {reference_point!r}; or give the study's "
+                             "reference_point, in the objectives' own units")
         self._own_reference = reference_point is not None
         self.n_samples = int(_number("n_samples", n_samples, 1, integer=True))
         self.prefilter = int(_number("prefilter", prefilter, 1, integer=True))
@@ -300,8 +308,7 @@ class PredictorGuided(Optimizer):
                                  "initial_configs) or a list of configurations")
             initial = provided() if callable(provided) else provided
         given: dict[str, Config] = {}
-        for c in initial or []:
-            c = self.space.validate(self.space.repair(c))
+        for c in checked_initial(self.space, initial or [], "guided"):
             given.setdefault(self.space.key(c), c)
         self._given = list(given.values())  # proposed first, in order, each key once
         self._n_start = max(self.n_initial, len(self._given))  # evaluations before the first fit
@@ -379,6 +386,13 @@ class PredictorGuided(Optimizer):
                    else "'features' are set" if self.features is not None else "its variables have no unit-cube form")
             raise ValueError(f"guided: 'trust_region' applies to a candidate pool built in the unit cube, and space "
                              f"{self.space.name!r} has none: {why}; remove 'trust_region'")
+
+    def use_fidelity(self, fidelity: float) -> None:
+        """The study's full fidelity: the multi-fidelity start's ``low_fidelity`` must lie below it,
+        or its screens could not be told from real evaluations."""
+        if self.low_fidelity is not None and not self.low_fidelity < fidelity:
+            raise ValueError(f"guided: 'low_fidelity' {self.low_fidelity:g} must be below the study's fidelity "
+                             f"{fidelity:g}")
 
     def use_reference_point(self, reference_point: np.ndarray) -> None:
         """The study's reference point becomes the acquisition's, unless the ``reference_point``
@@ -503,7 +517,12 @@ class PredictorGuided(Optimizer):
         X = self.space.encode_many(list(configs))
         if self.features is None or not len(configs):
             return X
-        F = np.asarray(self.features(list(configs)), dtype=float).reshape(len(configs), -1)
+        F = np.asarray(self.features(list(configs)), dtype=float)
+        if F.ndim not in (1, 2) or len(F) != len(configs) or not np.all(np.isfinite(F)):
+            raise ValueError(f"guided: 'features' must give one row of finite numbers per configuration, an array of "
+                             f"shape ({len(configs)}, k); it gave shape {F.shape}"
+                             + ("" if np.all(np.isfinite(F)) else " with NaN or infinite values"))
+        F = F.reshape(len(configs), -1)
         self._n_features = F.shape[1]
         return np.hstack([X, F])
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...spaces.space import Config
 from ..trial import Observation
-from .base import Optimizer
+from .base import Optimizer, checked_initial
 
 __all__ = ["NSGA2", "crowding_distance", "rank_and_crowding"]
 
@@ -95,7 +95,7 @@ class NSGA2(Optimizer):
             initial = provided() if callable(provided) else provided
         elif initial is None and provided is not None and not callable(provided):
             initial = provided
-        self._initial: list[Config] = [self.space.validate(self.space.repair(c)) for c in (initial or [])]
+        self._initial: list[Config] = checked_initial(self.space, initial or [], "NSGA2")
         if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
             raise ValueError(f"NSGA2: 'population_size' must be an integer >= 2, got {population_size!r}")
         for key, p in (("crossover_prob", crossover_prob), ("mutation_prob", mutation_prob)):
