@@ -160,10 +160,11 @@ class PredictorGuided(Optimizer):
     ``"auto"``: per-input relevances (each variable, sequence position or vector entry) where they
     raise the evidence by more than the BIC penalty); ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
-    per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True,
-    False) and ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that
-    ``"auto"`` may pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log);
-    ``ehvi`` (``"mc"``, ``"exact"``: the closed form for one to three objectives, or ``"auto"``:
+    per round otherwise; ``n_samples`` Monte-Carlo draws; ``log_transform`` (``"auto"``, True:
+    the log of each objective whose minimised values are all positive, False) and
+    ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that ``"auto"`` may
+    pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log); ``ehvi`` (``"mc"``,
+    ``"exact"``: the closed form for one to three objectives, Monte Carlo beyond, or ``"auto"``:
     exact for three, Monte Carlo otherwise); ``failure_aversion`` and ``duplicate_aversion``
     (exponents of the discounts); ``initial_design`` (``"random"``, ``"maximin"``, ``"centred"``:
     every second random configuration of the initial design drawn around one random centre as a
@@ -303,9 +304,12 @@ class PredictorGuided(Optimizer):
         self.initial_design = initial_design
         if isinstance(initial, str):
             provided = getattr(self.space, "initial_configs", None)
-            if initial != "space" or provided is None:
-                raise ValueError(f"guided: 'initial' is {initial!r}; allowed: 'space' (for a space with "
-                                 "initial_configs) or a list of configurations")
+            if initial != "space":
+                raise ValueError(f"guided: 'initial' is {initial!r}; allowed: 'space' (the space's initial_configs) "
+                                 "or a list of configurations")
+            if provided is None:
+                raise ValueError(f"guided: 'initial: space' needs a space with initial_configs (known good points), and "
+                                 f"space '{self.space.name}' has none; give a list of configurations")
             initial = provided() if callable(provided) else provided
         given: dict[str, Config] = {}
         for c in checked_initial(self.space, initial or [], "guided"):

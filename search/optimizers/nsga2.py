@@ -89,9 +89,12 @@ class NSGA2(Optimizer):
         super().__init__(*args, **kwargs)
         provided = getattr(self.space, "initial_configs", None)
         if isinstance(initial, str):
-            if initial != "space" or provided is None:
-                raise ValueError(f"NSGA2: 'initial' is {initial!r}; allowed: 'space' (for a space with "
-                                 "initial_configs) or a list of configurations")
+            if initial != "space":
+                raise ValueError(f"NSGA2: 'initial' is {initial!r}; allowed: 'space' (the space's initial_configs) "
+                                 "or a list of configurations")
+            if provided is None:
+                raise ValueError(f"NSGA2: 'initial: space' needs a space with initial_configs (known good points), and "
+                                 f"space '{self.space.name}' has none; give a list of configurations")
             initial = provided() if callable(provided) else provided
         elif initial is None and provided is not None and not callable(provided):
             initial = provided
