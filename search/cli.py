@@ -229,9 +229,12 @@ def _summary_line(results: StudyResults) -> str:
         o = results.objectives[0]
         return f"best {o.name}: {best.metrics[o.source]:.6g} (trial {best.number})"
     ref = (results.get_reference_point() * results.signs).tolist()
-    line = f"hypervolume: {results.hypervolume():.6g} (reference point {[float(f'{x:.6g}') for x in ref]}"
+    hv = results.hypervolume()
+    line = f"hypervolume: {hv:.6g} (reference point {[float(f'{x:.6g}') for x in ref]}"
     if results.reference_point is None:
         line += ", inferred from this run's front: set 'reference_point' to compare runs"
+    elif hv == 0:
+        line += "; no result is better than it in every objective: check 'reference_point'"
     return line + ")"
 
 

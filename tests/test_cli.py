@@ -251,3 +251,12 @@ def test_summary_line_one_objective_best_and_inferred_reference_said(tmp_path: P
     assert "inferred from this run's front: set 'reference_point' to compare runs" in capsys.readouterr().out
     assert main(["export", str(path), "--select", "knee"]) == 0  # by default next to the run's export.yaml
     assert (tmp_path / "two" / "out" / "cli-test_export.yaml").is_file()
+
+
+def test_a_reference_point_no_result_beats_is_pointed_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = {"name": "r", "problem": {"name": "zdt1"}, "reference_point": [-1, -1], "budget": {"evaluations": 4},
+            "output": str(tmp_path / "out")}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 0
+    assert "no result is better than it in every objective: check 'reference_point'" in capsys.readouterr().out
