@@ -43,7 +43,9 @@ def export_records(results: StudyResults, which: str = "front", storage_url: str
     elif which == "knee":
         chosen = [knee] if knee is not None else []
     elif which == "trials":
-        wanted = set(trials or [])
+        wanted = {int(n) for n in (trials if trials is not None else [])}
+        if not wanted:
+            raise ValueError(f"study '{results.name}': selection 'trials' needs trial numbers")
         chosen = [t for t in results.trials if t.number in wanted]
         missing = sorted(wanted - {t.number for t in chosen})
         if missing:

@@ -1,11 +1,14 @@
 """Copy a study into an Optuna storage, so that optuna-dashboard can open it.
 
 Each configuration is written as Optuna parameters through the space's flat view; metrics,
-constraints, key and fidelity become user attributes. Run ``optuna-dashboard <url>`` on the result.
+constraints, key and fidelity become user attributes; constraint values also become Optuna's own
+feasibility record, and low-fidelity screens are written as pruned trials. Run ``optuna-dashboard <url>``
+on the result.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -29,6 +32,28 @@ def export_to_optuna(results: StudyResults, url: str, study_name: str | None = N
     space = Space([variable_from_spec(v) for v in space_desc["variables"]], name=space_desc.get("name", "space"))
     dists = {p.name: optuna_distribution(p) for p in space.flat_params()}
     name = study_name or results.name
+    # every trial is built (and so checked) before an earlier export of the same name is replaced
+    frozen = []
+    for t in results.trials:
+        if t.state not in (TrialState.COMPLETE, TrialState.FAILED):
+            continue
+        params = space.to_flat(t.config)
+        attrs = {"paretoforge_trial": t.number, "key": t.key, "fidelity": t.fidelity, "metrics": t.metrics,
+                 "constraints": t.constraints}
+        values = [t.metrics.get(o.source, math.nan) for o in results.objectives]
+        full = t.fidelity == results.fidelity
+        if t.state == TrialState.COMPLETE and full and all(math.isfinite(v) for v in values):
+            # Optuna's own feasibility record (values <= 0 are feasible), so its fronts match ours
+            system = {"constraints": [float(v) for v in t.constraints.values()]} if t.constraints else {}
+            frozen.append(optuna.trial.create_trial(params=params, distributions=dists, values=values,
+                                                    user_attrs=attrs, system_attrs=system))
+        elif t.state == TrialState.COMPLETE:  # a low-fidelity screen: stopped early, as Optuna's pruned trials
+            frozen.append(optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs,
+                                                    state=optuna.trial.TrialState.PRUNED))
+        else:
+            attrs["error"] = (t.error or "")[:2000]
+            frozen.append(optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs,
+                                                    state=optuna.trial.TrialState.FAIL))
     try:
         optuna.delete_study(study_name=name, storage=url)
     except KeyError:
@@ -37,20 +62,5 @@ def export_to_optuna(results: StudyResults, url: str, study_name: str | None = N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([o.name for o in results.objectives])
-    frozen = []
-    for t in results.trials:
-        if t.state not in (TrialState.COMPLETE, TrialState.FAILED):
-            continue
-        params = space.to_flat(t.config)
-        attrs = {"paretoforge_trial": t.number, "key": t.key, "fidelity": t.fidelity, "metrics": t.metrics,
-                 "constraints": t.constraints}
-        if t.state == TrialState.COMPLETE:
-            values = [t.metrics[o.source] for o in results.objectives]
-            frozen.append(optuna.trial.create_trial(params=params, distributions=dists, values=values,
-                                                    user_attrs=attrs))
-        else:
-            attrs["error"] = (t.error or "")[:2000]
-            frozen.append(optuna.trial.create_trial(params=params, distributions=dists, user_attrs=attrs,
-                                                    state=optuna.trial.TrialState.FAIL))
     study.add_trials(frozen)
     return study

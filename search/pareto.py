@@ -30,6 +30,8 @@ def non_dominated(F: np.ndarray | list, violation: np.ndarray | list | None = No
     cand = np.ones(n, dtype=bool)
     if violation is not None:
         v = np.asarray(violation, dtype=float)
+        if v.shape != (n,):
+            raise ValueError(f"non_dominated: {n} points but violations of shape {v.shape}; give one per point")
         feas = v <= 0
         cand = feas if feas.any() else v == v.min()
     idx = np.flatnonzero(cand)
@@ -68,6 +70,8 @@ def hypervolume(F: np.ndarray | list, ref: np.ndarray | list) -> float:
     ref = np.asarray(ref, dtype=float)
     if F.size == 0:
         return 0.0
+    if ref.shape != (F.shape[1],):
+        raise ValueError(f"hypervolume: points of {F.shape[1]} objectives but a reference point of shape {ref.shape}")
     if F.shape[1] != ref.shape[0]:
         raise ValueError(f"points have {F.shape[1]} objectives but the reference point has {ref.shape[0]}")
     F = F[np.all(F < ref, axis=1)]

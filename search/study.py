@@ -444,6 +444,10 @@ class Study:
                 error = (f"objective metric(s) {missing} are neither in the evaluator's result "
                          f"{sorted(res.metrics)} nor among the space's costs {sorted(self.space.costs)}")
                 self._metric_misses += 1
+            else:  # the space's costs were not checked with the evaluator's metrics
+                bad = [o.source for o in self.objectives if not math.isfinite(metrics[o.source])]
+                if bad:
+                    error = f"objective metric(s) {bad} are not finite: {[metrics[b] for b in bad]}"
         if error is None:
             lacking = [c.metric for c in self.metric_constraints if c.metric not in metrics]
             try:

@@ -114,3 +114,37 @@ def test_bad_study_arguments_are_clear_errors_before_anything_runs(tmp_path) -> 
     with pytest.raises(MissingStoreError):
         load_results(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_non_finite_space_cost_objective_fails_the_trial_and_optuna_export_keeps_our_front(tmp_path) -> None:
+    """An objective taken from a space cost was merged after the NaN check, so a NaN cost made a
+    complete trial on the front (hypervolume 0, exports broken). The Optuna export also gets the
+    constraint values as Optuna's feasibility record, and a failing export leaves the earlier one."""
+    import optuna
+    import pytest
+
+    from paretoforge.search.objectives import MetricConstraint
+    from paretoforge.search.optuna_export import export_to_optuna
+    from paretoforge.search.pareto import hypervolume, non_dominated
+    from paretoforge.spaces import Integer
+
+    space = Space([Integer("k", 0, 9)], costs={"w": lambda c: float("nan") if c["k"] == 5 else float(c["k"])})
+    study = Study("s", space, FunctionEvaluator(lambda c: {"a": -c["k"]}), ["a", "w"], optimizer="random", seed=1,
+                  constraints=[MetricConstraint("cap", "w", upper=6)])
+    study.optimize(n_evaluations=10)
+    failed = [t for t in study.trials if t.state == TrialState.FAILED]
+    assert [t.config["k"] for t in failed] == [5] and "['w'] are not finite" in failed[0].error
+    ours = sorted(t.config["k"] for t in study.pareto_trials())
+    assert ours == [0, 1, 2, 3, 4, 6] and study.hypervolume([1.0, 10.0]) > 0
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    exported = export_to_optuna(study.results(), url)
+    assert sorted(t.params["k"] for t in exported.best_trials) == ours  # 7, 8, 9 break the constraint
+    bad = study.results()
+    bad.trials[0].config = {"k": 99}  # outside the space: the export fails before touching the store
+    with pytest.raises(ValueError):
+        export_to_optuna(bad, url)
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == 10
+    with pytest.raises(ValueError, match="violations of shape"):
+        non_dominated([[0, 1], [1, 0], [2, 2]], [0, 0])
+    with pytest.raises(ValueError, match="reference point of shape"):
+        hypervolume([[0.2, 0.5]], [1.0])
