@@ -22,9 +22,25 @@ from ...spaces.space import Config, Space
 from ..objectives import Objective
 from ..trial import Observation, Suggestion
 
-__all__ = ["Optimizer", "checked_initial"]
+__all__ = ["Optimizer", "checked_initial", "resolve_initial"]
 
 log = logging.getLogger("paretoforge")
+
+
+def resolve_initial(space: Space, initial: Any, who: str) -> list[Config]:
+    """An optimizer's ``initial`` setting as checked configurations (:func:`checked_initial`):
+    a list of configurations, ``"space"`` for the space's ``initial_configs`` (known good points
+    such as baselines), or ``None`` for none."""
+    if isinstance(initial, str):
+        if initial != "space":
+            raise ValueError(f"{who}: 'initial' is {initial!r}; allowed: 'space' (the space's initial_configs) "
+                             "or a list of configurations")
+        provided = getattr(space, "initial_configs", None)
+        if provided is None:
+            raise ValueError(f"{who}: 'initial: space' needs a space with initial_configs (known good points), and "
+                             f"space '{space.name}' has none; give a list of configurations")
+        initial = provided() if callable(provided) else provided
+    return checked_initial(space, initial or [], who)
 
 
 def checked_initial(space: Space, configs: Sequence[Any], who: str) -> list[Config]:

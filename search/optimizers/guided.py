@@ -72,7 +72,7 @@ from .acquisition import (
     expected_improvement_1d,
     hv_improvement,
 )
-from .base import Optimizer, checked_initial
+from .base import Optimizer, resolve_initial
 from .scalarization import chebyshev_gain, expected_chebyshev_improvement, simplex_weights
 from .trust_region import TrustRegion, improves
 from .unit_pool import centred_unit_rows, draw_unit_rows
@@ -302,17 +302,8 @@ class PredictorGuided(Optimizer):
         if initial_design == "auto":
             initial_design = "centred" if _ordered_sequences_only(self.space) else "random"
         self.initial_design = initial_design
-        if isinstance(initial, str):
-            provided = getattr(self.space, "initial_configs", None)
-            if initial != "space":
-                raise ValueError(f"guided: 'initial' is {initial!r}; allowed: 'space' (the space's initial_configs) "
-                                 "or a list of configurations")
-            if provided is None:
-                raise ValueError(f"guided: 'initial: space' needs a space with initial_configs (known good points), and "
-                                 f"space '{self.space.name}' has none; give a list of configurations")
-            initial = provided() if callable(provided) else provided
         given: dict[str, Config] = {}
-        for c in checked_initial(self.space, initial or [], "guided"):
+        for c in resolve_initial(self.space, initial, "guided"):
             given.setdefault(self.space.key(c), c)
         self._given = list(given.values())  # proposed first, in order, each key once
         self._n_start = max(self.n_initial, len(self._given))  # evaluations before the first fit

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...spaces.space import Config
 from ..trial import Observation
-from .base import Optimizer, checked_initial
+from .base import Optimizer, resolve_initial
 
 __all__ = ["NSGA2", "crowding_distance", "rank_and_crowding"]
 
@@ -88,17 +88,9 @@ class NSGA2(Optimizer):
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         provided = getattr(self.space, "initial_configs", None)
-        if isinstance(initial, str):
-            if initial != "space":
-                raise ValueError(f"NSGA2: 'initial' is {initial!r}; allowed: 'space' (the space's initial_configs) "
-                                 "or a list of configurations")
-            if provided is None:
-                raise ValueError(f"NSGA2: 'initial: space' needs a space with initial_configs (known good points), and "
-                                 f"space '{self.space.name}' has none; give a list of configurations")
-            initial = provided() if callable(provided) else provided
-        elif initial is None and provided is not None and not callable(provided):
-            initial = provided
-        self._initial: list[Config] = checked_initial(self.space, initial or [], "NSGA2")
+        if initial is None and provided is not None and not callable(provided):
+            initial = provided  # a space's fixed list of known good points is evaluated first by default
+        self._initial: list[Config] = resolve_initial(self.space, initial, "NSGA2")
         if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
             raise ValueError(f"NSGA2: 'population_size' must be an integer >= 2, got {population_size!r}")
         for key, p in (("crossover_prob", crossover_prob), ("mutation_prob", mutation_prob)):
