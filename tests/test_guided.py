@@ -969,3 +969,12 @@ def test_settings_that_would_silently_change_the_search_are_errors(caplog) -> No
         opt = create_optimizer("guided", seq, [Objective("a")], initial=[{"b": [8, 8, 8]}])
     assert "'initial' configuration 0 breaks a constraint" in caplog.text
     assert sum(opt._given[0]["b"]) <= 12
+
+
+def test_a_reference_point_no_result_beats_is_warned_about(caplog) -> None:
+    problem = get_problem("zdt1", n_var=3)
+    study = Study("ref", problem.space, problem.evaluator(), problem.objectives, optimizer="guided", seed=0,
+                  optimizer_settings={"n_initial": 4}, reference_point=[-1.0, -1.0])
+    with caplog.at_level("WARNING", logger="paretoforge"):
+        study.optimize(n_evaluations=6)
+    assert caplog.text.count("is better than the reference point") == 1

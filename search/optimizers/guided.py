@@ -54,6 +54,7 @@ results they had not seen (each proposal's prediction against its outcome).
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -79,6 +80,8 @@ from .unit_pool import centred_unit_rows, draw_unit_rows
 from .warping import choose_warp, unwarp, warp_targets
 
 __all__ = ["PredictorGuided"]
+
+log = logging.getLogger("paretoforge")
 
 
 #: ``(weight, means, stds)`` of each model set over a list of candidates
@@ -264,6 +267,7 @@ class PredictorGuided(Optimizer):
                              f"(a maximised objective's value negated), got {reference_point!r}; or give the study's "
                              "reference_point, in the objectives' own units")
         self._own_reference = reference_point is not None
+        self._ref_warned = False
         self.n_samples = int(_number("n_samples", n_samples, 1, integer=True))
         self.prefilter = int(_number("prefilter", prefilter, 1, integer=True))
         self.refine = int(_number("refine", refine, 0, integer=True))
@@ -877,6 +881,11 @@ class PredictorGuided(Optimizer):
         obs = [o for o in self._high.values() if o.violation <= 0] or list(self._high.values())
         F = np.stack([o.values for o in obs])
         if self.reference_point is not None:
+            if not self._ref_warned and len(F) >= self._n_start and not np.any(np.all(F < self.reference_point, axis=1)):
+                self._ref_warned = True
+                log.warning("guided: none of the %d results is better than the reference point %s in every objective "
+                            "(minimised units); improvements then come only from predicted tails: check the "
+                            "reference point", len(F), self.reference_point.tolist())
             return F, self.reference_point
         if self.ref_margin is None:
             lo, hi = F.min(0), F.max(0)
