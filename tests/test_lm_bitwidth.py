@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 
 import numpy as np
@@ -96,6 +97,9 @@ def test_apply_writes_quantized_weights_and_export_roundtrips(enc, sents, tmp_pa
     assert torch.equal(work.get_submodule(ln).weight, fake_quantize(enc.get_submodule(ln).weight, b, 32))
     path = export_quantized(sp, cfg, tmp_path / "m.safetensors")
     assert tensor_bytes(path) == sp.size_bytes(cfg)  # the size cost is the export's exact size
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not safetensors' owner-only 0600
     assert sp.size_bytes(sp.uniform(2)) < sp.size_bytes(cfg) < sp.size_bytes(sp.uniform(8)) or True
     loaded = load_quantized(path, tiny_bert(seed=1))  # other random weights: all overwritten by the file
     batch = enc.tokenize(sents[:8])

@@ -10,6 +10,7 @@ bit-width and shape of each layer and the group size. Its tensor bytes equal the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ def export_quantized(space: BitWidthSpace, config: dict[str, Any], path: str | P
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=meta)
+    umask = os.umask(0)  # safetensors writes owner-only (0600); a deployed model is read by others too
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
     return path
 
 
