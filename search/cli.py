@@ -88,27 +88,19 @@ class _Progress:
             self.bar.close()
 
 
-def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str]:
-    """Results from a study file (its storage and name) or from --storage/--study."""
+def _open_results(args: argparse.Namespace) -> tuple[StudyResults, str, Path]:
+    """Results from a study file (its storage and name) or from --storage/--study, with the
+    folder that default output files go to: the study's output folder, else the current one."""
     from .spec import load_spec
 
     if args.file:
         spec = load_spec(args.file)
-        url = args.storage or spec.storage_url(spec.output_dir(args.out))
-        return _read_store(url, args.study or spec.name, f"'paretoforge run {args.file}'"), url
+        folder = spec.output_dir(args.out)
+        url = args.storage or spec.storage_url(folder)
+        return _read_store(url, args.study or spec.name, f"'paretoforge run {args.file}'"), url, folder
     if not args.storage:
         raise ConfigError("give a study FILE or --storage URL (and --study NAME)")
-    return _read_store(args.storage, args.study, "'paretoforge run FILE'"), args.storage
-
-
-def _default_output(args: argparse.Namespace, filename: str) -> Path:
-    """``filename`` in the study's output folder (next to its export.yaml) when a study file is
-    given, else in the current folder."""
-    if not args.file:
-        return Path(filename)
-    from .spec import load_spec
-
-    return load_spec(args.file).output_dir(args.out) / filename
+    return _read_store(args.storage, args.study, "'paretoforge run FILE'"), args.storage, Path(".")
 
 
 def _first_line(exc: Exception) -> str:
@@ -211,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    results, url = _open_results(args)
+    results, url, _ = _open_results(args)
     counts = results.counts()
     print(f"study '{results.name}' in {url}: {counts}")
     if results.pareto_trials():
@@ -241,7 +233,7 @@ def _summary_line(results: StudyResults) -> str:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plotting import plot_study
 
-    results, _ = _open_results(args)
+    results, _, _ = _open_results(args)
     path = plot_study(results, args.output or f"{results.name}_front.png")
     print(f"wrote {path}")
     return 0
@@ -250,11 +242,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_records, write_export
 
-    results, url = _open_results(args)
+    results, url, folder = _open_results(args)
     trials = _trial_numbers(args.trials)
     which = "trials" if trials else args.select
     records = export_records(results, which, url, trials)
-    path = write_export(records, args.output or _default_output(args, f"{results.name}_export.yaml"))
+    path = write_export(records, args.output or folder / f"{results.name}_export.yaml")
     print(f"wrote {path}")
     if not records.get("configurations"):
         print(f"note: no configuration selected: study '{results.name}' has no feasible completed trial "
@@ -285,11 +277,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .export import write_export
     from .validate import parse_overrides, validate_study
 
-    results, _ = _open_results(args)
+    results, _, folder = _open_results(args)
     trials = _trial_numbers(args.trials)
     doc = validate_study(results, parse_overrides(args.set or []), args.select, args.top, trials)
     print(validation_table(doc))
-    path = write_export(doc, args.output or _default_output(args, f"{results.name}_validation.yaml"))
+    path = write_export(doc, args.output or folder / f"{results.name}_validation.yaml")
     print(f"wrote {path}")
     return 0 if doc["best"] else 1
 
@@ -297,7 +289,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_optuna(args: argparse.Namespace) -> int:
     from .optuna_export import export_to_optuna
 
-    results, _ = _open_results(args)
+    results, _, _ = _open_results(args)
     try:
         export_to_optuna(results, args.to)
     except (ConfigError, ValueError):

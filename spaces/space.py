@@ -83,11 +83,6 @@ class Space:
     # -- validity ---------------------------------------------------------------------------
     def validate(self, config: Mapping[str, Any]) -> Config:
         """The canonical form of ``config``; :class:`ConfigError` names the bad key."""
-        self._check_keys(config)
-        return {v.name: v.validate(config[v.name]) for v in self.variables}
-
-    def _check_keys(self, config: Any) -> None:
-        """:class:`ConfigError` unless ``config`` is a mapping with exactly the space's variables."""
         if not isinstance(config, Mapping):
             raise ConfigError(f"space '{self.name}': a configuration must be a mapping, got {config!r}")
         missing = [n for n in self.names if n not in config]
@@ -97,6 +92,7 @@ class Space:
                 f"space '{self.name}': configuration keys do not match; missing {missing}, unknown {extra}; "
                 f"allowed: {self.names}"
             )
+        return {v.name: v.validate(config[v.name]) for v in self.variables}
 
     def key(self, config: Mapping[str, Any]) -> str:
         """Canonical hashable key: equal for configurations that are the same point."""
@@ -120,7 +116,6 @@ class Space:
     def repair(self, config: Mapping[str, Any], rng: np.random.Generator | None = None) -> Config:
         """Project every variable onto its domain, then let constraints repair violations."""
         rng = rng if rng is not None else np.random.default_rng(0)
-        self._check_keys(config)
         out = {v.name: v.repair(config[v.name], rng) for v in self.variables}
         if not self.constraints:
             return out

@@ -64,6 +64,7 @@ class ProcessPoolBackend(Backend):
         self.chunk_size = chunk_size
         self._pool: ProcessPoolExecutor | None = None
         self._evaluator: Evaluator | None = None
+        self._checked: tuple[Evaluator, bytes] | None = None
         self._in_flight: dict[Future, list[int]] = {}
         self._next_ticket = 0
 
@@ -76,7 +77,7 @@ class ProcessPoolBackend(Backend):
                              f"module-level class or function, not a lambda or a local function): {exc}") from None
 
     def check_evaluator(self, evaluator: Evaluator) -> None:
-        self._pickled(evaluator)
+        self._checked = (evaluator, self._pickled(evaluator))  # kept for the pool's start: pickled once
 
     def _pool_for(self, evaluator: Evaluator) -> ProcessPoolExecutor:
         if self._pool is not None and self._evaluator is evaluator:
@@ -86,8 +87,10 @@ class ProcessPoolBackend(Backend):
         slots = ctx.Queue()
         for i in range(self.workers):
             slots.put(self.devices[i] if self.devices is not None else None)
+        checked, self._checked = self._checked, None
+        blob = checked[1] if checked is not None and checked[0] is evaluator else self._pickled(evaluator)
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(slots, self._pickled(evaluator)))
+                                         initargs=(slots, blob))
         self._evaluator = evaluator
         return self._pool
 
