@@ -135,8 +135,9 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
     if any(r.ok and isinstance(r.metrics, dict) and any(s not in r.metrics for s in sources) for r in res):
         if space is None and spec is not None and spec.space is not None:
             space = spec._space()
-        if space is not None:
-            res = [replace(r, metrics={**space.cost_values(dict(t.config)), **r.metrics}) if r.ok else r
+        if space is not None:  # only the objectives the evaluator lacks: other costs are not checked
+            res = [replace(r, metrics={**{s: v for s, v in space.cost_values(dict(t.config)).items()
+                                          if s in sources and s not in r.metrics}, **r.metrics}) if r.ok else r
                    for t, r in zip(chosen, res)]
     rows: list[dict[str, Any]] = []
     good: list[tuple[int, list[float]]] = []
