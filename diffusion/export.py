@@ -40,9 +40,8 @@ def export_config(path: str | Path, evaluator: Any, config: Mapping[str, Any],
     path.parent.mkdir(parents=True, exist_ok=True)
     _, schedule = evaluator.sampler_for(dict(config))
     settings = {"task": evaluator.task, "assets": getattr(evaluator, "assets", None), "model": evaluator.model_name,
-                "solver": evaluator.solver,
-                "grid": evaluator.grid, "nfe": int(schedule.nfe), "n_samples": evaluator.n_samples,
-                "noise_seed": evaluator.noise_seed}
+                "solver": evaluator.solver, "grid": evaluator.grid, "nfe": int(schedule.nfe),
+                "n_samples": evaluator.n_samples, "noise_seed": evaluator.noise_seed}
     meta = {"evaluator": settings, "config": dict(config), "sampler": schedule.to_dict(),
             "metrics": dict(metrics or {}), "testbed": {"path": str(evaluator.testbed.path),
                                                          "manifest_created": evaluator.testbed.manifest.get("created")},
