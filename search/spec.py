@@ -15,7 +15,7 @@
     batch_size: 1
     asynchronous: false              # true: keep batch_size evaluations in flight (uneven costs)
     fidelity: 1.0
-    backend: {name: inprocess}       # or {name: pool, workers: 2, devices: auto}
+    backend: {name: inprocess}       # or {name: pool, workers: 2, devices: auto}, or {name: ray, address: auto}
     storage: sqlite:///runs/zdt1.db  # default: <output dir>/<name>.db
     output: runs/zdt1                # where run writes the front, plots and export
     reference_point: [1.1, 1.1]
@@ -58,7 +58,7 @@ _TOP = {
     "batch_size": "positive integer",
     "asynchronous": "true or false: keep batch_size evaluations in flight",
     "fidelity": "a positive number (1.0: the full evaluation)",
-    "backend": "{name: inprocess|pool, ...}",
+    "backend": "{name: inprocess|pool|ray, ...}",
     "storage": "database URL or file path",
     "output": "output folder",
     "reference_point": "list of numbers, one per objective",
@@ -216,15 +216,25 @@ class StudySpec:
         spec.backend = _mapping(source, "backend", data.get("backend", {"name": "inprocess"}))
         backend_keys = {"inprocess": {"name"}, "pool": {"name", "workers", "devices", "chunk_size"}}
         backend_keys["process_pool"] = backend_keys["pool"]
+        backend_keys["ray"] = {"name", "workers", "address", "gpus_per_worker", "cpus_per_worker", "chunk_size", "init"}
         bname = spec.backend.get("name", "inprocess")
         if bname not in backend_keys:
-            raise _err(source, "backend.name", bname, "inprocess, pool")
+            raise _err(source, "backend.name", bname, "inprocess, pool, ray")
         bad = sorted(set(spec.backend) - backend_keys[bname])
         if bad:
             raise _err(source, "backend", bad, f"keys {sorted(backend_keys[bname])} for backend '{bname}'")
         for key in ("workers", "chunk_size"):
             if spec.backend.get(key) is not None:
                 _int(source, f"backend.{key}", spec.backend[key], 1)
+        for key in ("gpus_per_worker", "cpus_per_worker"):
+            v = spec.backend.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+                raise _err(source, f"backend.{key}", v, "a number >= 0 (e.g. 1, or 0.5 to share a GPU)")
+        if spec.backend.get("address") is not None and not isinstance(spec.backend["address"], str):
+            raise _err(source, "backend.address", spec.backend["address"],
+                       "a Ray address: 'auto', or 'ray://host:10001'; leave it out for a local cluster")
+        if spec.backend.get("init") is not None and not isinstance(spec.backend["init"], dict):
+            raise _err(source, "backend.init", spec.backend["init"], "a mapping of ray.init keyword arguments")
         for key in ("storage", "output"):
             if key in data and not isinstance(data[key], str):
                 raise _err(source, key, data[key], _TOP[key])
@@ -345,7 +355,7 @@ class StudySpec:
             raise SpecError(f"{self.source}: key 'storage': cannot open {url}: {type(exc).__name__}: {exc}") from None
         try:
             backend = get_backend(self.backend)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ImportError) as exc:
             raise SpecError(f"{self.source}: key 'backend': {exc}") from None
         return Study(
             self.name, space, evaluator, objectives, optimizer=optimizer, constraints=constraints,

@@ -23,6 +23,7 @@ from paretoforge.search.backends import (
     Backend,
     InProcessBackend,
     ProcessPoolBackend,
+    RayBackend,
     evaluate_safely,
     get_backend,
 )
@@ -35,9 +36,24 @@ def pool():
     backend.close()
 
 
-@pytest.fixture(params=["inprocess", "pool"])
+@pytest.fixture(scope="module")
+def ray_backend():
+    """Two actors on a local Ray cluster of two CPUs (skipped where Ray is not installed)."""
+    ray = pytest.importorskip("ray")
+    tests = os.path.dirname(os.path.abspath(__file__))  # the actors import the test helpers from here
+    path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    backend = RayBackend(workers=2, init={"num_cpus": 2, "runtime_env": {"env_vars": {"PYTHONPATH": path}},
+                                          "log_to_driver": False})
+    yield backend
+    backend.close()
+    assert not ray.is_initialized()  # the backend started the cluster, so it shut it down
+
+
+@pytest.fixture(params=["inprocess", "pool", "ray"])
 def backend(request: pytest.FixtureRequest) -> Backend:
-    return InProcessBackend() if request.param == "inprocess" else request.getfixturevalue("pool")
+    if request.param == "inprocess":
+        return InProcessBackend()
+    return request.getfixturevalue("pool" if request.param == "pool" else "ray_backend")
 
 
 def configs(xs) -> list[dict]:
@@ -64,9 +80,10 @@ def test_one_result_per_config_at_its_index(backend: Backend) -> None:
         assert workers == {f"inprocess:{os.getpid()}"}
         assert {r.info["pid"] for r in results.values()} == {os.getpid()}
     else:
-        assert all(w.startswith("pool:") for w in workers)
+        prefix = "pool:" if isinstance(backend, ProcessPoolBackend) else "ray:"
+        assert all(w.startswith(prefix) for w in workers)
         assert os.getpid() not in {r.info["pid"] for r in results.values()}
-        assert {w.split(":")[1] for w in workers} == {str(r.info["pid"]) for r in results.values()}
+        assert {w.split(":")[-1] for w in workers} == {str(r.info["pid"]) for r in results.values()}
     assert list(backend.run(EchoEvaluator(), [], 1.0)) == []
 
 
@@ -140,7 +157,7 @@ def test_get_backend() -> None:
     assert isinstance(get_backend({"name": "inprocess"}), InProcessBackend)
     b = InProcessBackend()
     assert get_backend(b) is b and b.workers == 1
-    with pytest.raises(ValueError, match=r"allowed: \['inprocess', 'pool'\]"):
+    with pytest.raises(ValueError, match=r"allowed: \['inprocess', 'pool', 'ray'\]"):
         get_backend("ray-cluster")
 
 
@@ -191,3 +208,63 @@ def test_a_pool_refuses_an_evaluator_it_cannot_send_before_anything_runs(tmp_pat
     with pytest.raises(ValueError, match="must be picklable .* not a lambda"):
         Study("s", Space([Real("x", 0, 1)]), FunctionEvaluator(lambda c: {"e": c["x"]}), ["e"], storage=url,
               backend={"name": "pool", "workers": 2})
+
+
+def test_ray_a_dead_actor_fails_only_its_configurations_and_is_replaced(ray_backend) -> None:
+    dying = DyingEvaluator(13.0)
+    results = collect(ray_backend, dying, configs([1, 13, 2, 3]))
+    assert not results[1].ok and "worker failed" in results[1].error and "ActorDied" in results[1].error
+    for i in (0, 2, 3):  # the other actor's chunk is unaffected; the dead one's chunk fails with it
+        assert results[i].ok or "worker failed" in results[i].error
+    again = collect(ray_backend, dying, configs([4, 5, 6, 7]))  # a fresh actor took the dead one's place
+    assert all(r.ok for r in again.values()) and len({r.worker for r in again.values()}) == 2
+
+
+def test_ray_keeps_evaluations_in_flight(ray_backend) -> None:
+    evaluator = EchoEvaluator()
+    tickets = ray_backend.submit(evaluator, configs([5, 6, 7]), 0.5)
+    tickets += ray_backend.submit(evaluator, configs([8]), 0.5)
+    got: dict[int, EvalResult] = {}
+    while len(got) < 4:
+        done = ray_backend.wait()
+        assert done, "wait() returned nothing while evaluations were in flight"
+        got.update(done)
+    assert sorted(got) == sorted(tickets) and len(set(tickets)) == 4
+    assert [got[t].metrics["x"] for t in tickets] == [5.0, 6.0, 7.0, 8.0]
+    assert ray_backend.wait() == []
+
+
+def test_study_on_ray_proposes_what_it_proposes_in_process(ray_backend) -> None:
+    n = 10
+    study = Study("on-ray", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="nsga2",
+                  optimizer_settings={"population_size": 6}, backend=ray_backend, seed=4)
+    assert study.batch_size == 2
+    study.optimize(n)
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(done) == n
+    assert all(t.worker.startswith("ray:") and t.info["pid"] != os.getpid() for t in done)
+    serial = Study("serial", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="nsga2",
+                   optimizer_settings={"population_size": 6}, seed=4, batch_size=2).optimize(n)
+    assert [t.key for t in serial.trials] == [t.key for t in done]
+    assert [t.metrics for t in serial.trials] == [t.metrics for t in done]
+
+
+def test_ray_backend_settings_are_checked() -> None:
+    for bad in ({"workers": 0}, {"chunk_size": 0}, {"gpus_per_worker": -1}, {"cpus_per_worker": -0.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            RayBackend(**bad)  # checked before Ray is imported or started
+
+
+def test_without_ray_the_ray_backend_says_what_to_install(tmp_path, monkeypatch) -> None:
+    import sys
+
+    from paretoforge.search.spec import SpecError, load_spec
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(ImportError, match=r'pip install "paretoforge\[ray\]"'):
+        RayBackend(workers=1)
+    path = tmp_path / "study.yaml"
+    path.write_text("name: r\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 2}\nseed: 0\n"
+                    "backend: {name: ray, workers: 1}\n")
+    with pytest.raises(SpecError, match=r"study.yaml: key 'backend': .*paretoforge\[ray\]"):
+        load_spec(str(path)).build(output=str(tmp_path / "out"))

@@ -66,6 +66,10 @@ def test_same_schema_from_python() -> None:
         (lambda t: t + "fidelity: -1\n", "fidelity", "a positive number"),
         (lambda t: t + "reference_point: [.nan, 1.1]\n", "reference_point", "list of numbers"),
         (lambda t: t + "backend: {name: pool, workers: 0}\n", "backend.workers", "integer >= 1"),
+        (lambda t: t + "backend: {name: ray, gpus_per_worker: -1}\n", "backend.gpus_per_worker", "a number >= 0"),
+        (lambda t: t + "backend: {name: ray, address: 10001}\n", "backend.address", "ray://host:10001"),
+        (lambda t: t + "backend: {name: ray, devices: auto}\n", "backend", "cpus_per_worker"),
+        (lambda t: t + "backend: {name: dask}\n", "backend.name", "inprocess, pool, ray"),
         (lambda t: t + "constraints: [{metric: f1, upper: small}]\n", "constraints[0].upper", "a finite number"),
     ],
 )
