@@ -1,8 +1,10 @@
-"""One worker process per GPU: a study whose evaluator runs on CUDA, dispatched by
-``ProcessPoolBackend(devices="auto")``. Prints which GPU served each evaluation and the
+"""One worker per GPU: a study whose evaluator runs on CUDA, dispatched by
+``ProcessPoolBackend(devices="auto")`` (or, with ``--backend ray``, by ``RayBackend()``: one Ray
+actor per GPU of a local Ray cluster). Prints which GPU served each evaluation and the
 evaluations per second with 1 worker and with every GPU, side by side in one run.
 
     python benchmarks/gpu_pool.py --evaluations 64
+    python benchmarks/gpu_pool.py --evaluations 64 --backend ray
 
 Needs CUDA (skips with a message otherwise). The evaluator is real GPU work: it builds a random
 MLP of the configured width and depth on its device and times a forward pass.
@@ -18,7 +20,7 @@ from collections import Counter
 
 from paretoforge.evaluators import EvalResult, Evaluator
 from paretoforge.search import Objective, Study
-from paretoforge.search.backends import ProcessPoolBackend
+from paretoforge.search.backends import Backend, ProcessPoolBackend
 from paretoforge.spaces import Integer, Ordinal, Space
 
 
@@ -62,11 +64,20 @@ class MLPLatency(Evaluator):
         return out
 
 
-def run(workers: int | None, n: int, chunk_size: int | None = None, asynchronous: bool = False
-        ) -> tuple[float, Counter]:
-    space = Space([Ordinal("width", [256, 512, 1024, 2048, 4096]), Integer("depth", 1, 16)])
+def make_backend(kind: str, workers: int | None, chunk_size: int | None) -> Backend:
+    """``workers`` GPUs (None: all) through the process pool or Ray actors."""
+    if kind == "ray":
+        from paretoforge.search.backends import RayBackend
+
+        return RayBackend(workers=workers, gpus_per_worker=1, chunk_size=chunk_size, init={"log_to_driver": False})
     devices = "auto" if workers is None else list(range(workers))
-    backend = ProcessPoolBackend(workers=workers, devices=devices, chunk_size=chunk_size)
+    return ProcessPoolBackend(workers=workers, devices=devices, chunk_size=chunk_size)
+
+
+def run(workers: int | None, n: int, chunk_size: int | None = None, asynchronous: bool = False,
+        kind: str = "pool") -> tuple[float, Counter]:
+    space = Space([Ordinal("width", [256, 512, 1024, 2048, 4096]), Integer("depth", 1, 16)])
+    backend = make_backend(kind, workers, chunk_size)
     study = Study("gpu-pool", space, MLPLatency(), [Objective("error"), Objective("latency_ms")], optimizer="random",
                   storage=None, backend=backend, seed=0, batch_size=backend.workers * 4)
     study.optimize(n_evaluations=backend.workers * 4)  # warm-up: start workers, CUDA contexts
@@ -81,6 +92,7 @@ def run(workers: int | None, n: int, chunk_size: int | None = None, asynchronous
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--evaluations", type=int, default=64)
+    ap.add_argument("--backend", choices=["pool", "ray"], default="pool")
     args = ap.parse_args()
     import torch
 
@@ -88,11 +100,12 @@ def main() -> int:
         print("no CUDA device: skipped")
         return 0
     n_gpu = torch.cuda.device_count()
-    print(f"{n_gpu} x {torch.cuda.get_device_name(0)}; torch {torch.__version__}")
-    one, served1 = run(1, args.evaluations)
-    many, served = run(None, args.evaluations)
-    bal, served_b = run(None, args.evaluations, chunk_size=1)
-    asy, served_a = run(None, args.evaluations, chunk_size=1, asynchronous=True)
+    print(f"{n_gpu} x {torch.cuda.get_device_name(0)}; torch {torch.__version__}; backend {args.backend}")
+    kind = args.backend
+    one, served1 = run(1, args.evaluations, kind=kind)
+    many, served = run(None, args.evaluations, kind=kind)
+    bal, served_b = run(None, args.evaluations, chunk_size=1, kind=kind)
+    asy, served_a = run(None, args.evaluations, chunk_size=1, asynchronous=True, kind=kind)
     print("same seed; 4 configurations per worker per batch (asynchronous: 4 per worker in flight);"
           " median of 30 timed forwards per evaluation")
     print(f"1 worker:                     {one:8.2f} evaluations/s   served by CUDA_VISIBLE_DEVICES {dict(served1)}")
