@@ -268,3 +268,21 @@ def test_without_ray_the_ray_backend_says_what_to_install(tmp_path, monkeypatch)
                     "backend: {name: ray, workers: 1}\n")
     with pytest.raises(SpecError, match=r"study.yaml: key 'backend': .*paretoforge\[ray\]"):
         load_spec(str(path)).build(output=str(tmp_path / "out"))
+
+
+def test_ray_backend_joins_a_running_cluster_and_leaves_it_running(ray_backend) -> None:
+    import ray
+
+    other = RayBackend(workers=1, cpus_per_worker=0)  # connected already: it joins that cluster (whose CPUs are taken)
+    try:
+        assert other.workers == 1
+        results = collect(other, EnvEvaluator(), configs([1, 2, 3]))
+        assert all(r.ok for r in results.values()) and len({r.worker for r in results.values()}) == 1
+    finally:
+        other.close()
+    assert ray.is_initialized()  # not started by it, so not shut down by it
+    assert all(r.ok for r in collect(ray_backend, EchoEvaluator(), configs([1, 2])).values())
+    with pytest.raises(ValueError, match="3 workers x 1 CPU need 3 CPUs, but the Ray cluster has 2"):
+        RayBackend(workers=3)  # would wait forever for a third CPU
+    with pytest.raises(ValueError, match="1 GPU need 1 GPUs, but the Ray cluster has 0"):
+        RayBackend(workers=1, gpus_per_worker=1)

@@ -60,7 +60,9 @@ class RayBackend(Backend):
     (the asynchronous loop) sends chunks of ``chunk_size`` (default 1). ``init`` holds extra
     keyword arguments for ``ray.init`` (e.g. ``{num_cpus: 4}`` for a local cluster, or a
     ``runtime_env``) when this backend is the one that connects. A Ray cluster this backend
-    started is shut down by :meth:`close`; one it joined is left running."""
+    started is shut down by :meth:`close`; one it joined is left running. Workers that the
+    cluster's resources cannot hold are refused up front (an actor Ray cannot place waits
+    forever); resources that other jobs hold at the moment are not checked."""
 
     def __init__(self, workers: int | None = None, address: str | None = None, gpus_per_worker: float | None = None,
                  cpus_per_worker: float = 1.0, chunk_size: int | None = None,
@@ -91,6 +93,11 @@ class RayBackend(Backend):
                 workers = int(n_cpus // self.cpus_per_worker) if self.cpus_per_worker > 0 else int(n_cpus)
             workers = max(1, workers)
         self.workers = int(workers)
+        for what, per, total in (("GPU", self.gpus_per_worker, n_gpus), ("CPU", self.cpus_per_worker, n_cpus)):
+            if self.workers * per > total + 1e-9:  # such actors would wait for resources forever
+                raise ValueError(f"RayBackend: {self.workers} workers x {per:g} {what} need {self.workers * per:g} "
+                                 f"{what}s, but the Ray cluster has {total:g}; ask for fewer 'workers' or less "
+                                 f"'{what.lower()}s_per_worker', or add nodes")
         self.chunk_size = None if chunk_size is None else int(chunk_size)
         self._actor_cls = self._ray.remote(num_gpus=self.gpus_per_worker, num_cpus=self.cpus_per_worker,
                                            max_restarts=0)(_Worker)
