@@ -978,3 +978,16 @@ def test_a_reference_point_no_result_beats_is_warned_about(caplog) -> None:
     with caplog.at_level("WARNING", logger="paretoforge"):
         study.optimize(n_evaluations=6)
     assert caplog.text.count("is better than the reference point") == 1
+
+
+def test_log_transform_true_on_a_non_positive_objective_is_warned_about_once(caplog) -> None:
+    space = Space([Real("x", 0.0, 1.0)])
+    f = FunctionEvaluator(lambda c: {"gain": c["x"], "cost": 1.0 + c["x"] ** 2})
+    study = Study("log", space, f, [Objective("gain", "maximize"), "cost"], optimizer="guided", seed=0,
+                  optimizer_settings={"n_initial": 3, "log_transform": True})
+    with caplog.at_level("WARNING", logger="paretoforge"):
+        study.optimize(n_evaluations=6)
+    assert caplog.text.count("log_transform is true, but objective 'gain'") == 1  # maximised: negated, <= 0
+    assert "objective 'cost'" not in caplog.text  # positive: its log applies
+    opt = study.optimizer
+    assert opt._logs == ["id", "log"]

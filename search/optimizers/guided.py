@@ -290,6 +290,7 @@ class PredictorGuided(Optimizer):
         #: the last unit-cube pool's trust boxes (centres, side), which its local search's children keep to
         self._pool_boxes: tuple[np.ndarray, float] | None = None
         self.log_transform = log_transform
+        self._log_refused: set[int] = set()  # objectives told that log_transform: true cannot apply
         if any(float(v) <= 0 for v in warp_shifts):
             raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
         self.warp_shifts = tuple(float(v) for v in warp_shifts)
@@ -583,6 +584,12 @@ class PredictorGuided(Optimizer):
         for j in range(self.n_objectives):
             y = Y[:, j]
             warp: str | float = "log" if self.log_transform is True and bool(np.all(y > 0)) else "id"
+            if self.log_transform is True and warp == "id" and j not in self._log_refused:
+                self._log_refused.add(j)
+                log.warning("guided: log_transform is true, but objective %r has a result at or below zero "
+                            "(minimised units: a maximised objective is negated), so it is modelled without the "
+                            "log; use log_transform: auto to pick a shifted log by evidence",
+                            getattr(self.objectives[j], "name", self.objectives[j]))
             if self.log_transform == "auto" and len(y) >= 3:
                 n_at, warp = self._log_choice.get(j, (0, "id"))
                 # chosen again once the data grew by 15%, or when a log no longer applies (a new
