@@ -286,3 +286,20 @@ def test_ray_backend_joins_a_running_cluster_and_leaves_it_running(ray_backend) 
         RayBackend(workers=3)  # would wait forever for a third CPU
     with pytest.raises(ValueError, match="1 GPU need 1 GPUs, but the Ray cluster has 0"):
         RayBackend(workers=1, gpus_per_worker=1)
+
+
+def test_a_yaml_study_runs_on_ray(tmp_path, ray_backend) -> None:
+    from paretoforge.search.spec import load_spec
+
+    path = tmp_path / "study.yaml"
+    path.write_text("name: r\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 4}\nseed: 0\n"
+                    "backend: {name: ray, workers: 2, cpus_per_worker: 0}\n")  # the fixture's actors hold the CPUs
+    study = load_spec(str(path)).build(output=str(tmp_path / "out"))
+    try:
+        assert isinstance(study.backend, RayBackend) and study.batch_size == 2
+        study.optimize(n_evaluations=4)
+        assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+        assert all(t.worker.startswith("ray:") for t in study.trials)
+    finally:
+        study.close()
+    assert all(r.ok for r in collect(ray_backend, EchoEvaluator(), configs([1])).values())
