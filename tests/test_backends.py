@@ -303,3 +303,11 @@ def test_a_yaml_study_runs_on_ray(tmp_path, ray_backend) -> None:
     finally:
         study.close()
     assert all(r.ok for r in collect(ray_backend, EchoEvaluator(), configs([1])).values())
+
+
+def test_ray_a_batch_given_up_midway_does_not_leak_into_the_next(ray_backend) -> None:
+    gen = ray_backend.run(EchoEvaluator(), configs([10, 11, 12, 13, 14, 15]), 1.0)
+    next(gen)
+    gen.close()  # e.g. an interrupt while the rest of the batch is in flight
+    results = collect(ray_backend, EchoEvaluator(), configs([1, 2, 3]))
+    assert [results[i].metrics["x"] for i in range(3)] == [1.0, 2.0, 3.0]

@@ -79,7 +79,26 @@ class RayBackend(Backend):
         self.address = address
         self.init = dict(init or {})
         self._started = False
+        self._actors: list[Any] = []
+        self._evaluator: Evaluator | None = None
+        self._blob: bytes | None = None
+        self._checked: tuple[Evaluator, bytes] | None = None
+        self._in_flight: dict[Any, tuple[int, list[int]]] = {}  # future -> (actor slot, tickets)
+        self._idle: list[int] = []
+        self._queue: list[tuple[list[int], list[Config], float]] = []
+        self._next_ticket = 0
         self._connect()
+        try:
+            self._size(workers, gpus_per_worker, cpus_per_worker)
+        except ValueError:
+            self.close()  # a cluster started only for this backend goes with it
+            raise
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
+        self._actor_cls = self._ray.remote(num_gpus=self.gpus_per_worker, num_cpus=self.cpus_per_worker,
+                                           max_restarts=0)(_Worker)
+
+    def _size(self, workers: int | None, gpus_per_worker: float | None, cpus_per_worker: float) -> None:
+        """Workers and their resources from the cluster's: refused if the cluster cannot hold them."""
         resources = self._ray.cluster_resources()
         n_gpus, n_cpus = float(resources.get("GPU", 0.0)), float(resources.get("CPU", 1.0))
         if gpus_per_worker is None:
@@ -98,17 +117,6 @@ class RayBackend(Backend):
                 raise ValueError(f"RayBackend: {self.workers} workers x {per:g} {what} need {self.workers * per:g} "
                                  f"{what}s, but the Ray cluster has {total:g}; ask for fewer 'workers' or less "
                                  f"'{what.lower()}s_per_worker', or add nodes")
-        self.chunk_size = None if chunk_size is None else int(chunk_size)
-        self._actor_cls = self._ray.remote(num_gpus=self.gpus_per_worker, num_cpus=self.cpus_per_worker,
-                                           max_restarts=0)(_Worker)
-        self._actors: list[Any] = []
-        self._evaluator: Evaluator | None = None
-        self._blob: bytes | None = None
-        self._checked: tuple[Evaluator, bytes] | None = None
-        self._in_flight: dict[Any, tuple[int, list[int]]] = {}  # future -> (actor slot, tickets)
-        self._idle: list[int] = []
-        self._queue: list[tuple[list[int], list[Config], float]] = []
-        self._next_ticket = 0
 
     # -- actors ---------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -188,8 +196,9 @@ class RayBackend(Backend):
         left = len(configs)
         while left:
             for ticket, res in self._collect():
-                yield ticket - base, res
-                left -= 1
+                if base <= ticket < base + len(configs):  # not a leftover of a batch given up earlier
+                    yield ticket - base, res
+                    left -= 1
 
     def submit(self, evaluator: Evaluator, configs: Sequence[Config], fidelity: float) -> list[int]:
         self._start(evaluator)
