@@ -19,6 +19,20 @@ from paretoforge.spaces import Categorical, ChoiceSequence, Integer, Real, Space
 ACT_PENALTY = {"relu": 0.02, "gelu": 0.0, "silu": 0.01}
 
 
+def local_ray_backend(workers: int = 2, **settings: Any) -> Any:
+    """A ``RayBackend`` of ``workers`` actors on a local Ray cluster of two CPUs that it starts (and
+    shuts down on ``close``); its actors import these helpers. Skips the test without Ray."""
+    import pytest
+
+    pytest.importorskip("ray")
+    from paretoforge.search.backends import RayBackend
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    init = {"num_cpus": 2, "runtime_env": {"env_vars": {"PYTHONPATH": path}}, "log_to_driver": False}
+    return RayBackend(workers=workers, init=init, **settings)
+
+
 def mixed_space() -> Space:
     """Categorical + integer + real (log) + ordered sequence: 3 * 8 * inf * 3^4 points."""
     return Space(

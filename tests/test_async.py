@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from _helpers import MixedEvaluator, mixed_space
+from _helpers import MixedEvaluator, local_ray_backend, mixed_space
 
 from paretoforge.search import Study, TrialState
 from paretoforge.search.backends import InProcessBackend, ProcessPoolBackend
@@ -32,13 +32,14 @@ def test_async_completes_the_budget_without_repeats(opt) -> None:
     assert all(t.state == TrialState.COMPLETE for t in s.trials)
 
 
-def test_async_pool_keeps_workers_busy_and_resumes(tmp_path) -> None:
+@pytest.mark.parametrize("kind", ["pool", "ray"])
+def test_async_workers_keep_busy_and_resume(tmp_path, kind: str) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    backend = ProcessPoolBackend(workers=2, chunk_size=1)
+    backend = ProcessPoolBackend(workers=2, chunk_size=1) if kind == "pool" else local_ray_backend(2)
     try:
         s = study(url, backend).optimize(n_evaluations=16, asynchronous=True)
         assert len(s.completed_trials()) == 16
-        assert all(t.worker.startswith("pool:") for t in s.trials)
+        assert all(t.worker.startswith(f"{kind}:") for t in s.trials)
     finally:
         backend.close()
     again = study(url, InProcessBackend(), resume=True).optimize(n_evaluations=24, asynchronous=True)

@@ -1,5 +1,5 @@
 """Backends: one result per configuration at the right index, per-configuration fallback when a
-whole batch fails, and a study that evaluates through a pool of worker processes."""
+whole batch fails, and a study that evaluates through a pool of worker processes or Ray actors."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from _helpers import (
     EnvEvaluator,
     MixedEvaluator,
     WrongCountEvaluator,
+    local_ray_backend,
     mixed_metrics,
     mixed_space,
 )
@@ -40,10 +41,7 @@ def pool():
 def ray_backend():
     """Two actors on a local Ray cluster of two CPUs (skipped where Ray is not installed)."""
     ray = pytest.importorskip("ray")
-    tests = os.path.dirname(os.path.abspath(__file__))  # the actors import the test helpers from here
-    path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    backend = RayBackend(workers=2, init={"num_cpus": 2, "runtime_env": {"env_vars": {"PYTHONPATH": path}},
-                                          "log_to_driver": False})
+    backend = local_ray_backend(workers=2)
     yield backend
     backend.close()
     assert not ray.is_initialized()  # the backend started the cluster, so it shut it down
