@@ -147,7 +147,7 @@ def _write_outputs(results: StudyResults, out: Path, url: str) -> list[Path]:
 def cmd_run(args: argparse.Namespace) -> int:
     from .spec import load_spec
 
-    spec = load_spec(args.file)
+    spec = load_spec(args.file, backend=args.backend)
     out = spec.output_dir(args.out)
     study = spec.build(resume=args.resume, output=str(out), storage=args.storage)
     url = getattr(study.storage, "url", ":memory:")
@@ -166,7 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         code = 130
         again = " ".join(shlex.quote(a) for a in ["paretoforge", "run", args.file, "--resume"]
-                         + (["--out", args.out] if args.out else []) + (["--storage", args.storage] if args.storage else []))
+                         + (["--out", args.out] if args.out else []) + (["--storage", args.storage] if args.storage else [])
+                         + (["--backend", args.backend] if args.backend else []))
         print(f"\ninterrupted: every completed evaluation is stored; continue with '{again}'", file=sys.stderr)
     finally:
         progress.close()
@@ -319,6 +320,8 @@ def _parser() -> argparse.ArgumentParser:
     common(r, True)
     r.add_argument("--resume", action="store_true", help="continue a stored study of the same name")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--backend", help="the study file's 'backend' for this run, as YAML: a name (inprocess, pool, ray) or "
+                   "a mapping such as '{name: ray, address: auto}' (a resumed study may change its backend)")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("show", help="print the Pareto front as a table")

@@ -384,8 +384,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a YAML study file."""
+def load_spec(path: str | Path, backend: str | None = None) -> StudySpec:
+    """Read and validate a YAML study file; ``backend`` (YAML text: a backend's name or a mapping,
+    e.g. from ``paretoforge run --backend``) replaces the file's ``backend`` key."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: no such study file")
@@ -395,4 +396,13 @@ def load_spec(path: str | Path) -> StudySpec:
         raise SpecError(f"{path}: not a text file; a study file is YAML") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from None
-    return StudySpec.from_dict(data, source=str(path))
+    source = str(path)
+    if backend is not None:
+        try:
+            override = yaml.load(backend, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise SpecError(f"--backend: not valid YAML: {exc}") from None
+        if isinstance(data, dict):
+            data = {**data, "backend": override}
+            source = f"{path} (its 'backend' given by --backend)"
+    return StudySpec.from_dict(data, source=source)

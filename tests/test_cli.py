@@ -260,3 +260,19 @@ def test_a_reference_point_no_result_beats_is_pointed_out(tmp_path: Path, capsys
     path.write_text(yaml.safe_dump(spec))
     assert main(["run", str(path), "--no-progress"]) == 0
     assert "no result is better than it in every objective: check 'reference_point'" in capsys.readouterr().out
+
+
+def test_run_backend_option_replaces_the_files_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _study(tmp_path, 4, optimizer="random")
+    spec = yaml.safe_load(path.read_text())
+    spec["backend"] = {"name": "pool", "workers": 2}
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress", "--backend", "inprocess"]) == 0
+    res = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}")
+    assert res.counts()["complete"] == 4 and all(t.worker.startswith("inprocess:") for t in res.trials)
+    capsys.readouterr()
+    assert main(["run", str(path), "--no-progress", "--backend", "{name: dask}"]) == 2
+    err = capsys.readouterr().err
+    assert "given by --backend" in err and "backend.name" in err and "inprocess, pool, ray" in err
+    assert main(["run", str(path), "--no-progress", "--backend", "{name: [pool"]) == 2
+    assert "--backend: not valid YAML" in capsys.readouterr().err
