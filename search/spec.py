@@ -218,6 +218,9 @@ class StudySpec:
         backend_keys["process_pool"] = backend_keys["pool"]
         backend_keys["ray"] = {"name", "workers", "address", "gpus_per_worker", "cpus_per_worker", "chunk_size", "init"}
         bname = spec.backend.get("name", "inprocess")
+        if "name" not in spec.backend and spec.backend:
+            raise _err(source, "backend.name", None, f"one of {sorted(backend_keys)} next to the settings "
+                       f"{sorted(spec.backend)}, e.g. {{name: ray, workers: 2}}")
         if bname not in backend_keys:
             raise _err(source, "backend.name", bname, "inprocess, pool, ray")
         bad = sorted(set(spec.backend) - backend_keys[bname])

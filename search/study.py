@@ -139,73 +139,78 @@ class Study:
             raise ConfigError(f"study '{name}': 'batch_size' must be an integer >= 1, got {batch_size!r}")
         self.storage = get_storage(storage)
         self.backend = get_backend(backend)
-        self.backend.check_evaluator(evaluator)
-        self.batch_size = int(batch_size or self.backend.workers)
-        self.constraint_names = [c.name for c in space.constraints] + [c.name for c in self.metric_constraints]
-        repeated = sorted({n for n in self.constraint_names if self.constraint_names.count(n) > 1})
-        if repeated:
-            raise ConfigError(f"study '{name}': constraint name(s) {repeated} are given more than once (the "
-                              f"space's {[c.name for c in space.constraints]}, the study's "
-                              f"{[c.name for c in self.metric_constraints]}); give each constraint its own name")
-        if isinstance(optimizer, Optimizer):
-            self.optimizer = optimizer
-        else:
-            self.optimizer = create_optimizer(optimizer, space, self.objectives, seed=self.seed,
-                                              constraint_names=self.constraint_names, **(optimizer_settings or {}))
-        self.optimizer.use_fidelity(self.fidelity)
-        if self.reference_point is not None:  # the region of the objectives that counts, to the optimizer's units
-            self.optimizer.use_reference_point(np.array([o.sign for o in self.objectives]) * self.reference_point)
-        self.spec = dict(spec or {})
-        self.spec.setdefault("objectives", [o.describe() for o in self.objectives])
-        self.spec.setdefault("constraints", [c.describe() for c in self.metric_constraints])
-        self.spec.setdefault("space", space.describe())
-        self.spec.setdefault("seed", self.seed)
-        self.spec.setdefault("fidelity", self.fidelity)
-        self.spec.setdefault("batch_size", self.batch_size)
-        if isinstance(optimizer, str):
-            self.spec.setdefault("optimizer", {"name": optimizer, **_describe(optimizer_settings or {})})
-        if self.reference_point is not None:
-            self.spec.setdefault("reference_point", self.reference_point.tolist())
+        try:
+            self.backend.check_evaluator(evaluator)
+            self.batch_size = int(batch_size or self.backend.workers)
+            self.constraint_names = [c.name for c in space.constraints] + [c.name for c in self.metric_constraints]
+            repeated = sorted({n for n in self.constraint_names if self.constraint_names.count(n) > 1})
+            if repeated:
+                raise ConfigError(f"study '{name}': constraint name(s) {repeated} are given more than once (the "
+                                  f"space's {[c.name for c in space.constraints]}, the study's "
+                                  f"{[c.name for c in self.metric_constraints]}); give each constraint its own name")
+            if isinstance(optimizer, Optimizer):
+                self.optimizer = optimizer
+            else:
+                self.optimizer = create_optimizer(optimizer, space, self.objectives, seed=self.seed,
+                                                  constraint_names=self.constraint_names, **(optimizer_settings or {}))
+            self.optimizer.use_fidelity(self.fidelity)
+            if self.reference_point is not None:  # the region of the objectives that counts, to the optimizer's units
+                self.optimizer.use_reference_point(np.array([o.sign for o in self.objectives]) * self.reference_point)
+            self.spec = dict(spec or {})
+            self.spec.setdefault("objectives", [o.describe() for o in self.objectives])
+            self.spec.setdefault("constraints", [c.describe() for c in self.metric_constraints])
+            self.spec.setdefault("space", space.describe())
+            self.spec.setdefault("seed", self.seed)
+            self.spec.setdefault("fidelity", self.fidelity)
+            self.spec.setdefault("batch_size", self.batch_size)
+            if isinstance(optimizer, str):
+                self.spec.setdefault("optimizer", {"name": optimizer, **_describe(optimizer_settings or {})})
+            if self.reference_point is not None:
+                self.spec.setdefault("reference_point", self.reference_point.tolist())
 
-        record = self.storage.get_study(name)
-        if record is None:
-            record = self.storage.create_study(name, self.spec)
-        else:
-            stored = [o["name"] for o in record.spec.get("objectives", [])]
-            if stored and stored != [o.name for o in self.objectives]:
-                raise ConfigError(
-                    f"study '{name}' in the store has objectives {stored}, not {[o.name for o in self.objectives]}; "
-                    "use another study name, or delete the store "
-                    f"({getattr(self.storage, 'url', 'the storage')}) to start over"
-                )
-            n_existing = len(self.storage.get_trials(record.id))
-            if n_existing and not resume:
-                raise StudyExistsError(
-                    f"study '{name}' already has {n_existing} trials in the store; resume it "
-                    "(resume=True, CLI: --resume) or choose another study name"
-                )
-            if n_existing:
-                self._check_same_search(record.spec)
-            interrupted = self.storage.mark_interrupted(record.id)
-            if interrupted:
-                log.info("study %s: %d evaluations were in flight when it stopped; they will run again",
-                         name, interrupted)
-        self.record = record
-        self._trials: list[Trial] = self.storage.get_trials(record.id)
-        self._results: dict[tuple[str, float], Trial] = {
-            (t.key, t.fidelity): t for t in self._trials if t.state in (TrialState.COMPLETE, TrialState.FAILED)
-        }
-        self._reached: set[tuple[str, float]] = set()
-        self._failed: set[tuple[str, float]] = set()
-        self._space_size = space.cardinality
-        self._n_full_fidelity = sum(f == self.fidelity for _, f in self._results)
-        self._next_number = max((t.number for t in self._trials), default=-1) + 1
-        self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
-        self.n_replayed = 0
-        # results that lack a metric the objectives or constraints name: a spec error (a typo in a
-        # metric name) when no evaluation has ever completed, so the study stops after a few
-        self._metric_misses = 0
-        self._any_complete = any(t.state == TrialState.COMPLETE for t in self._trials)
+            record = self.storage.get_study(name)
+            if record is None:
+                record = self.storage.create_study(name, self.spec)
+            else:
+                stored = [o["name"] for o in record.spec.get("objectives", [])]
+                if stored and stored != [o.name for o in self.objectives]:
+                    raise ConfigError(
+                        f"study '{name}' in the store has objectives {stored}, not {[o.name for o in self.objectives]}; "
+                        "use another study name, or delete the store "
+                        f"({getattr(self.storage, 'url', 'the storage')}) to start over"
+                    )
+                n_existing = len(self.storage.get_trials(record.id))
+                if n_existing and not resume:
+                    raise StudyExistsError(
+                        f"study '{name}' already has {n_existing} trials in the store; resume it "
+                        "(resume=True, CLI: --resume) or choose another study name"
+                    )
+                if n_existing:
+                    self._check_same_search(record.spec)
+                interrupted = self.storage.mark_interrupted(record.id)
+                if interrupted:
+                    log.info("study %s: %d evaluations were in flight when it stopped; they will run again",
+                             name, interrupted)
+            self.record = record
+            self._trials: list[Trial] = self.storage.get_trials(record.id)
+            self._results: dict[tuple[str, float], Trial] = {
+                (t.key, t.fidelity): t for t in self._trials if t.state in (TrialState.COMPLETE, TrialState.FAILED)
+            }
+            self._reached: set[tuple[str, float]] = set()
+            self._failed: set[tuple[str, float]] = set()
+            self._space_size = space.cardinality
+            self._n_full_fidelity = sum(f == self.fidelity for _, f in self._results)
+            self._next_number = max((t.number for t in self._trials), default=-1) + 1
+            self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
+            self.n_replayed = 0
+            # results that lack a metric the objectives or constraints name: a spec error (a typo in a
+            # metric name) when no evaluation has ever completed, so the study stops after a few
+            self._metric_misses = 0
+            self._any_complete = any(t.state == TrialState.COMPLETE for t in self._trials)
+        except BaseException:
+            if not isinstance(backend, Backend):  # built here (from a name or settings): its workers go too
+                self.backend.close()
+            raise
 
     #: what fixes the sequence of trials: a resumed study must keep them, or its replay of the
     #: stored history diverges (stored results would no longer count towards the budget)
@@ -225,7 +230,9 @@ class Study:
             raise ConfigError(
                 f"{where}study '{self.name}' cannot resume under a different search ({detail}): its stored trials would "
                 "not be replayed. Restore these keys (only the budget, timeout, backend and output may change "
-                "when resuming), or start the changed study under another name or store")
+                "when resuming), or start the changed study under another name or store"
+                + ("; a batch size that came from the backend's workers can be pinned with 'batch_size'"
+                   if "batch_size" in changed else ""))
 
     #: failed results lacking a named metric, with none complete, after which a study stops
     METRIC_MISS_LIMIT = 3
@@ -363,8 +370,10 @@ class Study:
                     break
                 continue
             for ticket, res in self.backend.wait():  # evaluations in flight always finish and are stored
+                t = by_ticket.pop(ticket, None)
+                if t is None:  # sent by an earlier call that was interrupted: its trial runs again on resume
+                    continue
                 stale = 0  # the optimizer learns something new: repeated proposals may end
-                t = by_ticket.pop(ticket)
                 self._finish(t, res)
                 self.storage.finish_trials([t])
                 k = (t.key, t.fidelity)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import numpy as np
 import pytest
 from _helpers import (
     DyingEvaluator,
@@ -280,9 +281,9 @@ def test_ray_backend_joins_a_running_cluster_and_leaves_it_running(ray_backend) 
         other.close()
     assert ray.is_initialized()  # not started by it, so not shut down by it
     assert all(r.ok for r in collect(ray_backend, EchoEvaluator(), configs([1, 2])).values())
-    with pytest.raises(ValueError, match="3 workers x 1 CPU need 3 CPUs, but the Ray cluster has 2"):
+    with pytest.raises(ValueError, match=r"3 worker\(s\) with 1 CPU each need 3 CPU in all, but the Ray cluster has 2"):
         RayBackend(workers=3)  # would wait forever for a third CPU
-    with pytest.raises(ValueError, match="1 GPU need 1 GPUs, but the Ray cluster has 0"):
+    with pytest.raises(ValueError, match=r"1 GPU each need 1 GPU in all, but the Ray cluster has 0"):
         RayBackend(workers=1, gpus_per_worker=1)
 
 
@@ -309,3 +310,85 @@ def test_ray_a_batch_given_up_midway_does_not_leak_into_the_next(ray_backend) ->
     gen.close()  # e.g. an interrupt while the rest of the batch is in flight
     results = collect(ray_backend, EchoEvaluator(), configs([1, 2, 3]))
     assert [results[i].metrics["x"] for i in range(3)] == [1.0, 2.0, 3.0]
+
+
+def test_ray_wait_returns_only_what_submit_gave_out(ray_backend) -> None:
+    gen = ray_backend.run(EchoEvaluator(), configs([10, 11, 12, 13, 14, 15]), 1.0)
+    next(gen)
+    gen.close()  # a batch given up midway: its other chunks are still in flight
+    tickets = ray_backend.submit(EchoEvaluator(), configs([7]), 1.0)
+    got = []
+    while len(got) < 1:
+        got.extend(ray_backend.wait())
+    assert [t for t, _ in got] == tickets and got[0][1].metrics["x"] == 7.0
+    assert ray_backend.wait() == []
+
+
+def test_an_interrupted_asynchronous_run_does_not_break_the_next_one(ray_backend) -> None:
+    study = Study("again", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="random", storage=None,
+                  backend=ray_backend, seed=1, batch_size=2)
+    # what an interrupted asynchronous call leaves behind: evaluations in flight that nobody waits for
+    ray_backend.submit(study.evaluator, [mixed_space().sample(np.random.default_rng(i)) for i in range(3)], 1.0)
+    study.optimize(n_evaluations=6, asynchronous=True)
+    assert len(study.completed_trials()) == 6
+
+
+def test_an_evaluator_the_actors_cannot_import_is_an_error_before_anything_runs(tmp_path, ray_backend) -> None:
+    import sys
+
+    (tmp_path / "only_here.py").write_text(
+        "from paretoforge.evaluators import EvalResult, Evaluator\n\n"
+        "class OnlyHere(Evaluator):\n"
+        "    def evaluate(self, configs, fidelity=1.0):\n"
+        "        return [EvalResult({'x': 1.0}) for _ in configs]\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import only_here
+
+        other = RayBackend(workers=1, cpus_per_worker=0)
+        try:
+            built = r"could not build the evaluator OnlyHere: .*only_here.*runtime_env"
+            with pytest.raises(ValueError, match=built) as info:
+                other.check_evaluator(only_here.OnlyHere())
+            assert "\x1b[" not in str(info.value)  # Ray's colours are taken out
+        finally:
+            other.close()
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("only_here", None)
+
+
+def test_a_study_that_fails_to_start_closes_the_backend_it_built(monkeypatch) -> None:
+    import paretoforge.search.study as study_module
+
+    closed = []
+
+    class Spy(InProcessBackend):
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(study_module, "get_backend", lambda spec: Spy())
+    with pytest.raises(ValueError, match="nope"):
+        Study("s", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="nope", backend={"name": "spy"})
+    assert closed == [True]
+    given = Spy()
+    monkeypatch.setattr(study_module, "get_backend", lambda spec: spec)
+    with pytest.raises(ValueError, match="nope"):
+        Study("s", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="nope", backend=given)
+    assert closed == [True]  # a backend the caller built stays the caller's to close
+
+
+def test_ray_settings_and_init_errors_name_the_setting() -> None:
+    import subprocess
+    import sys
+
+    for bad, key in (({"workers": "two"}, "workers"), ({"workers": float("inf")}, "workers"),
+                     ({"cpus_per_worker": True}, "cpus_per_worker"), ({"gpus_per_worker": "1"}, "gpus_per_worker"),
+                     ({"address": 123}, "address"), ({"init": "num_cpus=2"}, "init")):
+        with pytest.raises(ValueError, match=f"'{key}'"):
+            RayBackend(**bad)
+    pytest.importorskip("ray")
+    code = ("from paretoforge.search.backends import RayBackend\n"
+            "try:\n    RayBackend(init={'bogus_keyword': 1})\nexcept ValueError as e:\n    print('ERROR', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert "ERROR RayBackend: cannot start or join a Ray cluster" in out and "bogus_keyword" in out

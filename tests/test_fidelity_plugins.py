@@ -136,8 +136,9 @@ def test_resuming_under_a_different_search_is_refused_and_names_the_keys(tmp_pat
     }
     for key, change in changes.items():
         kwargs = dict(space=space, objectives=["a", "b"], optimizer="nsga2", seed=1) | change
-        with pytest.raises(ConfigError, match=rf"cannot resume under a different search \('{key}' stored"):
+        with pytest.raises(ConfigError, match=rf"cannot resume under a different search \('{key}' stored") as info:
             Study("s", kwargs.pop("space"), Two(), kwargs.pop("objectives"), storage=url, resume=True, **kwargs)
+        assert ("can be pinned with 'batch_size'" in str(info.value)) == (key == "batch_size")
     assert len(calls) == n_calls
     same = Study("s", space, Two(), ["a", "b"], optimizer="nsga2", storage=url, seed=1, resume=True)
     same.optimize(n_evaluations=12)  # only the budget changed

@@ -70,6 +70,7 @@ def test_same_schema_from_python() -> None:
         (lambda t: t + "backend: {name: ray, address: 10001}\n", "backend.address", "ray://host:10001"),
         (lambda t: t + "backend: {name: ray, devices: auto}\n", "backend", "cpus_per_worker"),
         (lambda t: t + "backend: {name: dask}\n", "backend.name", "inprocess, pool, ray"),
+        (lambda t: t + "backend: {workers: 2}\n", "backend.name", "{name: ray, workers: 2}"),
         (lambda t: t + "constraints: [{metric: f1, upper: small}]\n", "constraints[0].upper", "a finite number"),
     ],
 )
