@@ -206,6 +206,7 @@ class Study:
             # results that lack a metric the objectives or constraints name: a spec error (a typo in a
             # metric name) when no evaluation has ever completed, so the study stops after a few
             self._metric_misses = 0
+            self._said: set[str] = set()  # stop reasons already logged by this optimize() call
             self._any_complete = any(t.state == TrialState.COMPLETE for t in self._trials)
         except BaseException:
             if not isinstance(backend, Backend):  # built here (from a name or settings): its workers go too
@@ -268,6 +269,7 @@ class Study:
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
             raise ConfigError(f"study '{self.name}': 'timeout' must be a positive number of seconds, got {timeout!r}")
         max_failures = max_failures if max_failures is not None else max(n_evaluations or 0, 10)
+        self._said = set()
         if asynchronous:
             return self._optimize_async(n_evaluations, timeout, callbacks, max_failures, max_repeats)
         # budgets count what this optimizer has been told (self._reached / self._failed), replays
@@ -296,17 +298,26 @@ class Study:
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout"
         if self._metric_misses >= self.METRIC_MISS_LIMIT and not self._any_complete:
-            log.error("study %s: stopping: the first %d results all lack a metric that an objective or constraint "
-                      "names (see the failed trials' error); check the metric names in the study", self.name,
-                      self._metric_misses)
+            self._say_once("metrics", logging.ERROR, "study %s: stopping: the first %d results all lack a metric that an "
+                           "objective or constraint names (see the failed trials' error); check the metric names in the "
+                           "study", self.name, self._metric_misses)
             return "metrics"
         if len(self._failed) > max_failures:
-            log.warning("study %s: stopping after %d failed evaluations", self.name, len(self._failed))
+            self._say_once("failures", logging.WARNING, "study %s: stopping after %d failed evaluations", self.name,
+                           len(self._failed))
             return "failures"
         if self._space_size is not None and self._n_full_fidelity >= self._space_size:
-            log.warning("study %s: every configuration of the space has been evaluated", self.name)
+            self._say_once("exhausted", logging.WARNING, "study %s: every configuration of the space has been evaluated",
+                           self.name)
             return "exhausted"
         return None
+
+    def _say_once(self, reason: str, level: int, msg: str, *args: Any) -> None:
+        """Log why the study stops, once per :meth:`optimize` call (the asynchronous loop asks
+        again while the evaluations in flight finish)."""
+        if reason not in self._said:
+            self._said.add(reason)
+            log.log(level, msg, *args)
 
     def _optimize_async(self, n_evaluations: int | None, timeout: float | None, callbacks: Sequence[Callback],
                         max_failures: int, max_repeats: int) -> Study:

@@ -62,3 +62,25 @@ def test_async_failures_are_stored_and_bounded() -> None:
     failed = [t for t in s.trials if t.state == TrialState.FAILED]
     assert failed and all(t.config["depth"] == 3 and t.error == "depth 3 is broken" for t in failed)
     assert len(s.completed_trials()) == 20
+
+
+def test_async_says_why_it_stops_once(caplog) -> None:
+    from paretoforge.evaluators.base import EvalResult
+
+    class Failing(MixedEvaluator):
+        def evaluate(self, configs, fidelity=1.0):
+            return [EvalResult.failure("broken") for _ in configs]
+
+    class OneAtATime(InProcessBackend):
+        """Hands results back one per wait(), so evaluations stay in flight after the stop."""
+
+        def wait(self):
+            ready = getattr(self, "_ready", [])
+            self._ready = ready[1:]
+            return ready[:1]
+
+    s = Study("f", mixed_space(), Failing(), ["size", "err"], optimizer="random", storage=None, seed=1, batch_size=4,
+              backend=OneAtATime())
+    with caplog.at_level("WARNING", logger="paretoforge"):
+        s.optimize(n_evaluations=20, max_failures=4, asynchronous=True)
+    assert caplog.text.count("stopping after") == 1
