@@ -5,6 +5,7 @@ evaluations per second with 1 worker and with every GPU, side by side in one run
 
     python benchmarks/gpu_pool.py --evaluations 64
     python benchmarks/gpu_pool.py --evaluations 64 --backend ray
+    python benchmarks/gpu_pool.py --evaluations 32 --backend pool ray   # side by side
 
 Needs CUDA (skips with a message otherwise). The evaluator is real GPU work: it builds a random
 MLP of the configured width and depth on its device and times a forward pass.
@@ -92,7 +93,10 @@ def run(workers: int | None, n: int, chunk_size: int | None = None, asynchronous
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--evaluations", type=int, default=64)
-    ap.add_argument("--backend", choices=["pool", "ray"], default="pool")
+    ap.add_argument("--backend", nargs="+", choices=["pool", "ray"], default=["pool"],
+                    help="one or both, run one after the other in this process (side by side)")
+    ap.add_argument("--one-worker", action="store_true", help="only the 1-worker row (one GPU: all rows are the same)")
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each row; the medians are printed")
     args = ap.parse_args()
     import torch
 
@@ -100,22 +104,37 @@ def main() -> int:
         print("no CUDA device: skipped")
         return 0
     n_gpu = torch.cuda.device_count()
-    print(f"{n_gpu} x {torch.cuda.get_device_name(0)}; torch {torch.__version__}; backend {args.backend}")
-    kind = args.backend
-    one, served1 = run(1, args.evaluations, kind=kind)
-    many, served = run(None, args.evaluations, kind=kind)
-    bal, served_b = run(None, args.evaluations, chunk_size=1, kind=kind)
-    asy, served_a = run(None, args.evaluations, chunk_size=1, asynchronous=True, kind=kind)
+    print(f"{n_gpu} x {torch.cuda.get_device_name(0)}; torch {torch.__version__}; backends {args.backend}")
     print("same seed; 4 configurations per worker per batch (asynchronous: 4 per worker in flight);"
           " median of 30 timed forwards per evaluation")
-    print(f"1 worker:                     {one:8.2f} evaluations/s   served by CUDA_VISIBLE_DEVICES {dict(served1)}")
-    print(f"{n_gpu} workers, 1 chunk/worker:   {many:8.2f} evaluations/s   served by {dict(served)}"
-          f"   speed-up {many / one:.2f}x")
-    print(f"{n_gpu} workers, chunk_size 1:     {bal:8.2f} evaluations/s   served by {dict(served_b)}"
-          f"   speed-up {bal / one:.2f}x")
-    print(f"{n_gpu} workers, asynchronous:     {asy:8.2f} evaluations/s   served by {dict(served_a)}"
-          f"   speed-up {asy / one:.2f}x")
-    return 0 if len(served) == n_gpu else 1
+    rows = [("1 worker", dict(workers=1))]
+    if not args.one_worker:
+        rows += [(f"{n_gpu} workers, 1 chunk/worker", dict(workers=None)),
+                 (f"{n_gpu} workers, chunk_size 1", dict(workers=None, chunk_size=1)),
+                 (f"{n_gpu} workers, asynchronous", dict(workers=None, chunk_size=1, asynchronous=True))]
+    rates: dict[tuple[str, str], float] = {}
+    samples: dict[tuple[str, str], list[float]] = {}
+    ok = True
+    for _ in range(args.repeats):  # the backends take turns, so that a drift of the machine hits both
+        for kind in args.backend:
+            for label, kw in rows:
+                kw = dict(kw)
+                rate, served = run(kw.pop("workers"), args.evaluations, kind=kind, **kw)
+                samples.setdefault((kind, label), []).append(rate)
+                ok = ok and (label == rows[0][0] or len(served) == n_gpu)
+                print(f"  {kind:>4}  {label:<30} {rate:8.2f} evaluations/s   served by CUDA_VISIBLE_DEVICES "
+                      f"{dict(served)}", flush=True)
+    print(f"median of {args.repeats} run(s):")
+    for kind in args.backend:
+        for label, _ in rows:
+            rates[(kind, label)] = statistics.median(samples[(kind, label)])
+            speed = rates[(kind, label)] / rates[(kind, rows[0][0])]
+            print(f"{kind:>4}  {label:<30} {rates[(kind, label)]:8.2f} evaluations/s   speed-up {speed:.2f}x")
+    if len(args.backend) == 2:
+        for label, _ in rows:
+            a, b = (rates[(k, label)] for k in args.backend)
+            print(f"{args.backend[1]} / {args.backend[0]}, {label}: {b / a:.3f}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
