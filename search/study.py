@@ -140,7 +140,6 @@ class Study:
         self.storage = get_storage(storage)
         self.backend = get_backend(backend)
         try:
-            self.backend.check_evaluator(evaluator)
             self.batch_size = int(batch_size or self.backend.workers)
             self.constraint_names = [c.name for c in space.constraints] + [c.name for c in self.metric_constraints]
             repeated = sorted({n for n in self.constraint_names if self.constraint_names.count(n) > 1})
@@ -169,9 +168,7 @@ class Study:
                 self.spec.setdefault("reference_point", self.reference_point.tolist())
 
             record = self.storage.get_study(name)
-            if record is None:
-                record = self.storage.create_study(name, self.spec)
-            else:
+            if record is not None:  # checked before the backend starts workers and anything is written
                 stored = [o["name"] for o in record.spec.get("objectives", [])]
                 if stored and stored != [o.name for o in self.objectives]:
                     raise ConfigError(
@@ -187,6 +184,10 @@ class Study:
                     )
                 if n_existing:
                     self._check_same_search(record.spec)
+            self.backend.check_evaluator(evaluator)  # e.g. a pool or Ray actors refuse what they cannot send or build
+            if record is None:
+                record = self.storage.create_study(name, self.spec)
+            else:
                 interrupted = self.storage.mark_interrupted(record.id)
                 if interrupted:
                     log.info("study %s: %d evaluations were in flight when it stopped; they will run again",

@@ -378,6 +378,22 @@ def test_a_study_that_fails_to_start_closes_the_backend_it_built(monkeypatch) ->
     assert closed == [True]  # a backend the caller built stays the caller's to close
 
 
+def test_a_study_that_cannot_resume_starts_no_workers(tmp_path) -> None:
+    from paretoforge.search.study import StudyExistsError
+
+    checked = []
+
+    class Spy(InProcessBackend):
+        def check_evaluator(self, evaluator) -> None:
+            checked.append(evaluator)
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Study("s", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="random", storage=url).optimize(2).close()
+    with pytest.raises(StudyExistsError):
+        Study("s", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="random", storage=url, backend=Spy())
+    assert checked == []  # refused from the store alone, before a pool or Ray actors would start
+
+
 def test_ray_settings_and_init_errors_name_the_setting() -> None:
     import subprocess
     import sys
