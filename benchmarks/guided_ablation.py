@@ -13,6 +13,11 @@ is written to ``<out>``.
     python benchmarks/guided_ablation.py --variants variants.json --seeds 60:120 --out ablation.json
     python benchmarks/guided_ablation.py --problem nasbench201 --optimizer guided-zc --seeds 0:50 \\
         --variants '{"off": {"observation_noise": false}, "on": {"observation_noise": true}}'
+    python benchmarks/guided_ablation.py --problem nasbench201 --seeds 0:20 \\
+        --variants '{"one at a time": {}, "batches of 4": {"batch_size": 4}}'
+
+A variant's ``batch_size`` is the study's (configurations proposed together, as for that many
+workers), not a guided setting.
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ def run_variant(task: tuple) -> tuple[str, int, list[float], float]:
     torch.set_num_threads(1)
     name, settings, problem_label, seed, budgets = task[:5]
     label = task[5] if len(task) > 5 else "guided"
-    problem, _, study = q.make_study(problem_label, label, seed, settings)
+    settings = dict(settings)
+    batch_size = int(settings.pop("batch_size", 1))  # the study's, not a guided setting
+    problem, _, study = q.make_study(problem_label, label, seed, settings, batch_size=batch_size)
     t0 = time.perf_counter()
     study.optimize(timeout=None, n_evaluations=max(budgets))
     seconds = time.perf_counter() - t0
