@@ -329,6 +329,23 @@ class GaussianProcess(Predictor):
         var = self._s2 * np.maximum(st["kdiag"] - st["ss"], 1e-12)
         return self._mu + self._sd * mean, self._sd * np.sqrt(var)
 
+    def pool_covariance(self, pool: np.ndarray, row: int) -> np.ndarray | None:
+        """The posterior covariance of the underlying value (the mean's units) between every row
+        of ``pool`` and its row ``row``, from the cache of :meth:`predict_pool` (None when that
+        cache does not hold ``pool`` as fitted now): O(N n). A batch of proposals uses it to
+        condition on its chosen members without refitting (their results are not known yet,
+        but the spread near them shrinks as if they were)."""
+        st = self._pool_state
+        if st is None or st["pool"] is not pool or st["version"] != self._version or st["n"] != len(self._X):
+            return None
+        w, ls, _ = self.hypers  # type: ignore[misc]
+        n = st["n"]
+        Q = st["Q"]
+        k = self._kernel(Q, Q[row:row + 1], w, ls, cache=False)[:, 0]
+        V = st["V"][:n]
+        k = k - (V[:, row].astype(np.float32) @ V).astype(float)
+        return (self._sd * self._sd * self._s2) * k
+
     def noise_std(self) -> float:
         """The fitted noise (the grid's noise times the closed-form scale ``s2``, plus any
         jitter the factorisation needed) as a standard deviation of ``y``."""

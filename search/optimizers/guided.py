@@ -132,6 +132,50 @@ def _number(key: str, value: Any, low: float, integer: bool = False, positive: b
     return v
 
 
+class _BatchConditioning:
+    """The members of one batch as Kriging believers: each chosen member is taken as observed at
+    its predicted mean, which leaves the other candidates' means as they are but shrinks their
+    spread by what that observation would tell about them (their posterior covariance with it,
+    from the GP's pool cache: O(N n) per member, no refit). Candidates near a chosen member then
+    expect less, and a batch spreads out. Only the GPs of an enumerated space's cached pool take
+    part; any other model keeps its spreads."""
+
+    def __init__(self, opt: Any, configs: Any, cand: np.ndarray, n_sets: int) -> None:
+        self.rows = None
+        if isinstance(configs, _Rows) and opt._pool_cached():
+            self.rows = configs.idx[cand]  # the candidates' rows of the enumerated pool
+        self.opt = opt
+        self.models = [models for _, models in opt._model_sets()][:n_sets]
+        self.full = opt._all_X
+        self.plain = opt._plain(opt._all_X) if self.rows is not None else None
+        self.u: dict[tuple[int, int], list[np.ndarray]] = {}  # (set, objective) -> conditional factors
+
+    def condition(self, best: int, spreads: list[np.ndarray]) -> list[np.ndarray]:
+        if self.rows is None:
+            return spreads
+        row = int(self.rows[best])
+        out = []
+        for si, (models, s_c) in enumerate(zip(self.models, spreads)):
+            s_new = s_c.copy()
+            for j, (model, featured) in enumerate(models):
+                cov_fn = getattr(model, "pool_covariance", None)
+                cov = cov_fn(self.full if featured else self.plain, row) if cov_fn is not None else None
+                if cov is None:
+                    continue
+                r = cov[self.rows]
+                us = self.u.setdefault((si, j), [])
+                for u in us:  # condition on the members chosen before
+                    r = r - u * u[best]
+                var = float(r[best]) + model.noise_std() ** 2
+                if var <= 1e-18:
+                    continue
+                u = r / np.sqrt(var)
+                us.append(u)
+                s_new[:, j] = np.sqrt(np.maximum(s_c[:, j] ** 2 - u * u, 1e-18))
+            out.append(s_new)
+        return out
+
+
 def _ordered_sequences_only(space: Any) -> bool:
     """Whether every variable of ``space`` is an ordered choice sequence (per-layer bit-widths,
     per-step model sizes): the spaces where centred draws pay off (``centred_rows="auto"``,
@@ -946,7 +990,6 @@ class PredictorGuided(Optimizer):
             configs, X, sets = self._refined(configs, X, sets, front, ref, weights[0] if weights else None)
         # cheap optimistic screen, then Monte-Carlo EHVI on the most promising
         mean = self._mixture_mean(sets)
-        std = sets[0][2]
         cand = self._screened(len(configs), sets, front, ref, weights)
         p_ok = np.ones(len(cand))
         Xc = self._encode(X[cand]) if self._fail_model is not None or self._dup_model is not None else None
@@ -955,11 +998,13 @@ class PredictorGuided(Optimizer):
                 p_ok = p_ok * (1.0 - np.clip(model.predict(Xc)[0], 0.0, 1.0)) ** aversion
         out: list[Config] = []
         chosen: set[int] = set()
+        spreads = [s_s[cand] for _, _, s_s in sets]  # shrink near a batch's chosen members (see _condition)
+        batch_cov = _BatchConditioning(self, configs, cand, len(sets)) if k > 1 else None
         for i in range(k):
             weight = weights[i] if weights else None  # parego: each proposal of a batch has its own weight vector
             ehvi = np.zeros(len(cand))
-            for _, m_s, s_s in sets:  # a candidate's EHVI under the set that expects the most of it
-                ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_s[cand], front, ref, mc, weight))
+            for (_, m_s, _), s_c in zip(sets, spreads):  # a candidate's EHVI under the set that expects the most of it
+                ehvi = np.maximum(ehvi, p_ok * self._ehvi(m_s[cand], s_c, front, ref, mc, weight))
             # chosen in this batch, or the same point (key) as a chosen one (a unit-cube pool's
             # rows are distinct points, none of them seen: only the chosen ones are blocked)
             if isinstance(configs, _UnitRows):
@@ -972,7 +1017,7 @@ class PredictorGuided(Optimizer):
                 out.append(self._take(self._random_unseen(self._seen_high)))
                 continue
             if np.nanmax(ehvi) <= 0:  # nothing expected to improve: explore the most uncertain
-                rel = p_ok * (std[cand] / np.maximum(std[cand].max(0), 1e-12)).sum(1)
+                rel = p_ok * (spreads[0] / np.maximum(spreads[0].max(0), 1e-12)).sum(1)
                 rel[blocked] = -np.inf
                 best = int(np.argmax(rel))
             else:
@@ -983,6 +1028,8 @@ class PredictorGuided(Optimizer):
             self._predicted[self.space.key(cfg)] = self._inverse(mean[c])
             front = np.vstack([front, self._inverse(mean[c])])
             out.append(self._take(cfg))
+            if batch_cov is not None and i < k - 1:
+                spreads = batch_cov.condition(best, spreads)
         return out
 
     def _screened(self, n: int, sets: _Sets, front: np.ndarray, ref: np.ndarray,
