@@ -991,3 +991,42 @@ def test_log_transform_true_on_a_non_positive_objective_is_warned_about_once(cap
     assert "objective 'cost'" not in caplog.text  # positive: its log applies
     opt = study.optimizer
     assert opt._logs == ["id", "log"]
+
+
+def test_a_batch_conditions_its_spreads_on_the_members_chosen_before() -> None:
+    from paretoforge.search.optimizers.guided import _BatchConditioning, _Rows
+    from paretoforge.search.trial import Observation
+
+    space = Space([Categorical("a", list("abcdefgh")), Categorical("b", list("abcdefgh"))])
+
+    def f(c: dict) -> np.ndarray:
+        i, j = "abcdefgh".index(c["a"]), "abcdefgh".index(c["b"])
+        return np.array([abs(i - 3) + 0.5 * j + 0.1 * i * j, 10.0 - i - j + 0.05 * i * i])
+
+    opt = create_optimizer("guided", space, ["f1", "f2"], seed=0, n_initial=6)
+    rng = np.random.default_rng(0)
+    told = [space.sample(rng) for _ in range(14)]
+    opt.tell([Observation(c, space.key(c), 1.0, f(c)) for c in told])
+    opt._fit()
+    configs, X, sets = opt._scored_pool()
+    assert isinstance(configs, _Rows) and opt._pool_cached()
+    model = opt._models[0]
+    rows = configs.idx
+    cov = model.pool_covariance(opt._all_X, int(rows[0]))
+    _, latent_sd = model.predict(opt._all_X[rows[:1]])
+    assert cov[rows[0]] == pytest.approx(latent_sd[0] ** 2, rel=1e-3)  # a row's covariance with itself: its variance
+    assert model.pool_covariance(opt._all_X, int(rows[5]))[rows[0]] == pytest.approx(cov[rows[5]], rel=1e-3, abs=1e-9)
+
+    cand = np.arange(len(configs))
+    spreads = [s_s[cand] for _, _, s_s in sets]
+    after = _BatchConditioning(opt, configs, cand, len(sets)).condition(0, spreads)[0]
+    assert np.all(after <= spreads[0] + 1e-12)
+    drop = spreads[0][:, 0] - after[:, 0]
+    chosen = configs[0]
+    near = [i for i in cand[1:] if sum(configs[i][k] == chosen[k] for k in "ab") == 1]  # one choice in common
+    far = [i for i in cand[1:] if sum(configs[i][k] == chosen[k] for k in "ab") == 0]
+    assert drop[0] > np.mean(drop[near]) > np.mean(drop[far]) >= 0  # most at the member, then its neighbours
+
+    proposals = opt.ask(4)  # the batch itself: four distinct unseen configurations
+    keys = [space.key(c) for c in proposals]
+    assert len(set(keys)) == 4 and not set(keys) & {space.key(c) for c in told}
