@@ -27,7 +27,7 @@ isotropic kernel of the grid; otherwise the isotropic kernel stays (``relevance`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -329,22 +329,24 @@ class GaussianProcess(Predictor):
         var = self._s2 * np.maximum(st["kdiag"] - st["ss"], 1e-12)
         return self._mu + self._sd * mean, self._sd * np.sqrt(var)
 
-    def pool_covariance(self, pool: np.ndarray, row: int) -> np.ndarray | None:
-        """The posterior covariance of the underlying value (the mean's units) between every row
-        of ``pool`` and its row ``row``, from the cache of :meth:`predict_pool` (None when that
-        cache does not hold ``pool`` as fitted now): O(N n). A batch of proposals uses it to
-        condition on its chosen members without refitting (their results are not known yet,
-        but the spread near them shrinks as if they were)."""
-        st = self._pool_state
-        if st is None or st["pool"] is not pool or st["version"] != self._version or st["n"] != len(self._X):
-            return None
+    def covariance_columns(self, X: np.ndarray) -> Callable[[int], np.ndarray]:
+        """For candidate rows ``X``: a function of a row index ``b`` that gives the posterior
+        covariance of the underlying value (the mean's units) between every row of ``X`` and row
+        ``b``. ``L^-1 k(train, X)`` is computed once (O(n^2 m)); each column then costs O(n m). A
+        batch of proposals uses it to condition on its chosen members without refitting (their
+        results are not known yet, but the spread near them shrinks as if they were)."""
+        if self.n_fit == 0:
+            raise RuntimeError(f"predictor '{self.name}': call fit() before covariance_columns()")
         w, ls, _ = self.hypers  # type: ignore[misc]
-        n = st["n"]
-        Q = st["Q"]
-        k = self._kernel(Q, Q[row:row + 1], w, ls, cache=False)[:, 0]
-        V = st["V"][:n]
-        k = k - (V[:, row].astype(np.float32) @ V).astype(float)
-        return (self._sd * self._sd * self._s2) * k
+        Xs = self._scaled(np.asarray(X, dtype=float))
+        V = solve_triangular(self._L, self._kernel(self._X, Xs, w, ls, cache=False), lower=True, check_finite=False)
+        scale = self._sd * self._sd * self._s2
+
+        def column(b: int) -> np.ndarray:
+            k = self._kernel(Xs, Xs[b:b + 1], w, ls, cache=False)[:, 0]
+            return scale * (k - V.T @ V[:, b])
+
+        return column
 
     def noise_std(self) -> float:
         """The fitted noise (the grid's noise times the closed-form scale ``s2``, plus any

@@ -1011,15 +1011,14 @@ def test_a_batch_conditions_its_spreads_on_the_members_chosen_before() -> None:
     configs, X, sets = opt._scored_pool()
     assert isinstance(configs, _Rows) and opt._pool_cached()
     model = opt._models[0]
-    rows = configs.idx
-    cov = model.pool_covariance(opt._all_X, int(rows[0]))
-    _, latent_sd = model.predict(opt._all_X[rows[:1]])
-    assert cov[rows[0]] == pytest.approx(latent_sd[0] ** 2, rel=1e-3)  # a row's covariance with itself: its variance
-    assert model.pool_covariance(opt._all_X, int(rows[5]))[rows[0]] == pytest.approx(cov[rows[5]], rel=1e-3, abs=1e-9)
+    column = model.covariance_columns(X[np.arange(8)])
+    _, latent_sd = model.predict(X[np.arange(8)])
+    assert column(0)[0] == pytest.approx(latent_sd[0] ** 2, rel=1e-6)  # a row's covariance with itself: its variance
+    assert column(5)[0] == pytest.approx(column(0)[5], rel=1e-6, abs=1e-12)
 
     cand = np.arange(len(configs))
     spreads = [s_s[cand] for _, _, s_s in sets]
-    after = _BatchConditioning(opt, configs, cand, len(sets)).condition(0, spreads)[0]
+    after = _BatchConditioning(opt, X, cand, len(sets)).condition(0, spreads)[0]
     assert np.all(after <= spreads[0] + 1e-12)
     drop = spreads[0][:, 0] - after[:, 0]
     chosen = configs[0]
@@ -1030,3 +1029,20 @@ def test_a_batch_conditions_its_spreads_on_the_members_chosen_before() -> None:
     proposals = opt.ask(4)  # the batch itself: four distinct unseen configurations
     keys = [space.key(c) for c in proposals]
     assert len(set(keys)) == 4 and not set(keys) & {space.key(c) for c in told}
+
+
+def test_a_batch_on_a_continuous_space_conditions_too() -> None:
+    from paretoforge.search.optimizers.guided import _BatchConditioning
+
+    problem = get_problem("zdt1", n_var=3)
+    opt = create_optimizer("guided", problem.space, problem.objectives, seed=0, n_initial=6)
+    study = Study("b", problem.space, problem.evaluator(), problem.objectives, optimizer=opt, seed=0, batch_size=4)
+    study.optimize(n_evaluations=16)
+    assert len(study.completed_trials()) == 16 and len({t.key for t in study.trials}) == 16
+    opt._fit()
+    configs, X, sets = opt._scored_pool()
+    cand = np.arange(min(len(configs), 200))
+    spreads = [s_s[cand] for _, _, s_s in sets]
+    after = _BatchConditioning(opt, X, cand, len(sets)).condition(3, spreads)[0]
+    drop = spreads[0] - after
+    assert np.all(drop >= -1e-12) and drop[3, 0] > 0 and drop[3, 0] >= drop[:, 0].max() - 1e-12  # most at the member

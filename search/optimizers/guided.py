@@ -136,37 +136,37 @@ class _BatchConditioning:
     """The members of one batch as Kriging believers: each chosen member is taken as observed at
     its predicted mean, which leaves the other candidates' means as they are but shrinks their
     spread by what that observation would tell about them (their posterior covariance with it,
-    from the GP's pool cache: O(N n) per member, no refit). Candidates near a chosen member then
-    expect less, and a batch spreads out. Only the GPs of an enumerated space's cached pool take
-    part; any other model keeps its spreads."""
+    from each GP: ``L^-1 k(train, candidates)`` once per round, then O(n m) per member, no refit).
+    Candidates near a chosen member then expect less, and a batch spreads out. Models without
+    covariances (other predictors than the GP) keep their spreads."""
 
-    def __init__(self, opt: Any, configs: Any, cand: np.ndarray, n_sets: int) -> None:
-        self.rows = None
-        if isinstance(configs, _Rows) and opt._pool_cached():
-            self.rows = configs.idx[cand]  # the candidates' rows of the enumerated pool
-        self.opt = opt
-        self.models = [models for _, models in opt._model_sets()][:n_sets]
-        self.full = opt._all_X
-        self.plain = opt._plain(opt._all_X) if self.rows is not None else None
+    def __init__(self, opt: Any, X: Any, cand: np.ndarray, n_sets: int) -> None:
+        Xc = opt._encode(np.asarray(X[cand], dtype=float))
+        Xp = opt._plain(Xc)
+        self.columns: list[list[Any]] = []  # per set and objective: covariance columns (or None), noise variance
+        for _, models in opt._model_sets()[:n_sets]:
+            cols = []
+            for model, featured in models:
+                fn = getattr(model, "covariance_columns", None)
+                cols.append((fn(Xc if featured else Xp), model.noise_std() ** 2) if fn is not None else None)
+            self.columns.append(cols)
         self.u: dict[tuple[int, int], list[np.ndarray]] = {}  # (set, objective) -> conditional factors
 
     def condition(self, best: int, spreads: list[np.ndarray]) -> list[np.ndarray]:
-        if self.rows is None:
-            return spreads
-        row = int(self.rows[best])
+        """``spreads`` (per set: candidates x objectives) after also conditioning on candidate
+        ``best``."""
         out = []
-        for si, (models, s_c) in enumerate(zip(self.models, spreads)):
+        for si, (cols, s_c) in enumerate(zip(self.columns, spreads)):
             s_new = s_c.copy()
-            for j, (model, featured) in enumerate(models):
-                cov_fn = getattr(model, "pool_covariance", None)
-                cov = cov_fn(self.full if featured else self.plain, row) if cov_fn is not None else None
-                if cov is None:
+            for j, col in enumerate(cols):
+                if col is None:
                     continue
-                r = cov[self.rows]
+                fn, noise = col
+                r = fn(best)
                 us = self.u.setdefault((si, j), [])
                 for u in us:  # condition on the members chosen before
                     r = r - u * u[best]
-                var = float(r[best]) + model.noise_std() ** 2
+                var = float(r[best]) + noise
                 if var <= 1e-18:
                     continue
                 u = r / np.sqrt(var)
@@ -999,7 +999,7 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         spreads = [s_s[cand] for _, _, s_s in sets]  # shrink near a batch's chosen members (see _condition)
-        batch_cov = _BatchConditioning(self, configs, cand, len(sets)) if k > 1 else None
+        batch_cov = _BatchConditioning(self, X, cand, len(sets)) if k > 1 else None
         for i in range(k):
             weight = weights[i] if weights else None  # parego: each proposal of a batch has its own weight vector
             ehvi = np.zeros(len(cand))
