@@ -27,7 +27,9 @@ The loop (OMS-DPM / S^3 style, with a multi-objective acquisition):
    also moves one variable a step up and another a step down (along a budget).
 4. *Select*: expected hypervolume improvement (Monte Carlo over the predictive normals) over the
    front of real results, greedily for a batch: each chosen point enters the front at its
-   predicted mean before the next is chosen (kriging believer), so a batch is diverse.
+   predicted mean before the next is chosen (kriging believer), and the GPs' spreads of the
+   other candidates shrink by what its result would tell about them (their posterior
+   covariance with it), so a batch is diverse.
    With ``features``, a candidate scores the larger of its EHVIs under the plain and the
    featured predictors: a proxy steers part of the search (to the most accurate
    configurations, where it ranks better than a model of few results) without starving the
@@ -998,7 +1000,7 @@ class PredictorGuided(Optimizer):
                 p_ok = p_ok * (1.0 - np.clip(model.predict(Xc)[0], 0.0, 1.0)) ** aversion
         out: list[Config] = []
         chosen: set[int] = set()
-        spreads = [s_s[cand] for _, _, s_s in sets]  # shrink near a batch's chosen members (see _condition)
+        spreads = [s_s[cand] for _, _, s_s in sets]  # shrink near a batch's chosen members (_BatchConditioning)
         batch_cov = _BatchConditioning(self, X, cand, len(sets)) if k > 1 else None
         for i in range(k):
             weight = weights[i] if weights else None  # parego: each proposal of a batch has its own weight vector
