@@ -17,7 +17,8 @@ is written to ``<out>``.
         --variants '{"one at a time": {}, "batches of 4": {"batch_size": 4}}'
 
 A variant's ``batch_size`` is the study's (configurations proposed together, as for that many
-workers), not a guided setting.
+workers), not a guided setting; ``asynchronous: true`` runs the study's asynchronous loop with
+``batch_size`` simulated workers of uneven speed (:mod:`simulated_workers`).
 """
 
 from __future__ import annotations
@@ -52,9 +53,15 @@ def run_variant(task: tuple) -> tuple[str, int, list[float], float]:
     label = task[5] if len(task) > 5 else "guided"
     settings = dict(settings)
     batch_size = int(settings.pop("batch_size", 1))  # the study's, not a guided setting
-    problem, _, study = q.make_study(problem_label, label, seed, settings, batch_size=batch_size)
+    asynchronous = bool(settings.pop("asynchronous", False))  # the study's too
+    backend = None
+    if asynchronous:
+        from simulated_workers import SimulatedWorkers
+
+        backend = SimulatedWorkers(batch_size, seed=seed)
+    problem, _, study = q.make_study(problem_label, label, seed, settings, batch_size=batch_size, backend=backend)
     t0 = time.perf_counter()
-    study.optimize(timeout=None, n_evaluations=max(budgets))
+    study.optimize(timeout=None, n_evaluations=max(budgets), asynchronous=asynchronous)
     seconds = time.perf_counter() - t0
     hist = q.sent_history(study, problem)[: max(budgets)]
     study.close()

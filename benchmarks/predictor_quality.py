@@ -77,9 +77,9 @@ def sent_history(study: Any, problem: Any) -> list[float]:
 
 
 def make_study(problem_label: str, opt_label: str, seed: int, overrides: dict[str, Any] | None = None,
-               batch_size: int = 1) -> tuple:
+               batch_size: int = 1, backend: Any = None) -> tuple:
     """``(problem, optimizer, study)``: one optimizer of :data:`OPTIMIZERS` on a problem, batch
-    size 1 (unless given), in-memory store."""
+    size 1 (unless given), in-memory store, in-process (unless a backend is given)."""
     from paretoforge.search.optimizers import create_optimizer
     from paretoforge.search.study import Study
 
@@ -90,7 +90,8 @@ def make_study(problem_label: str, opt_label: str, seed: int, overrides: dict[st
     opt = create_optimizer(opt_name, problem.space, problem.objectives, seed=seed, **{**settings, **(overrides or {})})
     ref = [float(v) for v in problem.reference_point] if opt_label == "guided-ref" else None
     study = Study(f"{problem_label}-{opt_label}-{seed}", problem.space, problem.evaluator(), problem.objectives,
-                  optimizer=opt, storage=None, seed=seed, batch_size=batch_size, reference_point=ref)
+                  optimizer=opt, storage=None, seed=seed, batch_size=batch_size, reference_point=ref,
+                  backend=backend)
     return problem, opt, study
 
 

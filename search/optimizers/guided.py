@@ -142,8 +142,12 @@ class _BatchConditioning:
     Candidates near a chosen member then expect less, and a batch spreads out. Models without
     covariances (other predictors than the GP) keep their spreads."""
 
-    def __init__(self, opt: Any, X: Any, cand: np.ndarray, n_sets: int) -> None:
-        Xc = opt._encode(np.asarray(X[cand], dtype=float))
+    def __init__(self, opt: Any, X: Any, cand: np.ndarray, n_sets: int, pending: np.ndarray | None = None) -> None:
+        Xc = np.asarray(X[cand], dtype=float)
+        self.m = len(Xc)  # candidates; the rows after them are pending proposals (``pending``, as ``opt._x`` encodes)
+        if pending is not None and len(pending):
+            Xc = np.vstack([Xc, pending])
+        Xc = opt._encode(Xc)
         Xp = opt._plain(Xc)
         self.columns: list[list[Any]] = []  # per set and objective: covariance columns (or None), noise variance
         for _, models in opt._model_sets()[:n_sets]:
@@ -152,11 +156,18 @@ class _BatchConditioning:
                 fn = getattr(model, "covariance_columns", None)
                 cols.append((fn(Xc if featured else Xp), model.noise_std() ** 2) if fn is not None else None)
             self.columns.append(cols)
+        self.n_pending = len(Xc) - self.m
         self.u: dict[tuple[int, int], list[np.ndarray]] = {}  # (set, objective) -> conditional factors
 
+    def pending(self, spreads: list[np.ndarray]) -> list[np.ndarray]:
+        """``spreads`` conditioned on every pending proposal given at construction."""
+        for b in range(self.m, self.m + self.n_pending):
+            spreads = self.condition(b, spreads)
+        return spreads
+
     def condition(self, best: int, spreads: list[np.ndarray]) -> list[np.ndarray]:
-        """``spreads`` (per set: candidates x objectives) after also conditioning on candidate
-        ``best``."""
+        """``spreads`` (per set: candidates x objectives) after also conditioning on row ``best``
+        (a candidate, or a pending proposal after the ``m`` candidates)."""
         out = []
         for si, (cols, s_c) in enumerate(zip(self.columns, spreads)):
             s_new = s_c.copy()
@@ -173,7 +184,7 @@ class _BatchConditioning:
                     continue
                 u = r / np.sqrt(var)
                 us.append(u)
-                s_new[:, j] = np.sqrt(np.maximum(s_c[:, j] ** 2 - u * u, 1e-18))
+                s_new[:, j] = np.sqrt(np.maximum(s_c[:, j] ** 2 - u[:self.m] * u[:self.m], 1e-18))
             out.append(s_new)
         return out
 
@@ -255,7 +266,10 @@ class PredictorGuided(Optimizer):
     scalarisation, :mod:`.scalarization`; for searches without a reference point whose box of
     hypervolume would be built from far-off results; a pool larger than ``prefilter``, as an
     enumerated space's, is screened first by the optimistic point's scalarised gain under the
-    round's weights instead of its hypervolume improvement)."""
+    round's weights instead of its hypervolume improvement); ``batch_conditioning`` (default True:
+    the members of a batch, and the proposals still being evaluated by other workers, shrink the
+    GPs' spreads of the candidates near them, so that several workers are sent apart; False: they
+    only enter the front at their predicted means)."""
 
     name = "guided"
     #: ``centred_rows`` where it is ``"auto"`` and the space holds only ordered choice sequences
@@ -274,7 +288,7 @@ class PredictorGuided(Optimizer):
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
                  observation_noise: bool | str = "auto", centred_rows: float | str = "auto", trust_region: float = 0.0,
-                 acquisition: str = "ehvi", **kwargs) -> None:
+                 acquisition: str = "ehvi", batch_conditioning: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if log_transform not in (True, False, "auto"):
             raise ValueError(f"guided: 'log_transform' must be true, false or 'auto', got {log_transform!r}")
@@ -346,6 +360,9 @@ class PredictorGuided(Optimizer):
         if acquisition not in ("ehvi", "parego"):
             raise ValueError(f"guided: 'acquisition' must be 'ehvi' or 'parego', got {acquisition!r}")
         self.acquisition = acquisition
+        if not isinstance(batch_conditioning, bool):
+            raise ValueError(f"guided: 'batch_conditioning' must be true or false, got {batch_conditioning!r}")
+        self.batch_conditioning = batch_conditioning
         self.duplicate_aversion = _number("duplicate_aversion", duplicate_aversion, 0.0)
         if initial_design not in ("random", "maximin", "centred", "auto"):
             raise ValueError(f"guided: 'initial_design' must be 'random', 'maximin', 'centred' or 'auto', "
@@ -1001,7 +1018,10 @@ class PredictorGuided(Optimizer):
         out: list[Config] = []
         chosen: set[int] = set()
         spreads = [s_s[cand] for _, _, s_s in sets]  # shrink near a batch's chosen members (_BatchConditioning)
-        batch_cov = _BatchConditioning(self, X, cand, len(sets)) if k > 1 else None
+        batch_cov = None
+        if self.batch_conditioning and (k > 1 or pend):
+            batch_cov = _BatchConditioning(self, X, cand, len(sets), self._x(pend) if pend else None)
+            spreads = batch_cov.pending(spreads)  # other workers' proposals, still being evaluated
         for i in range(k):
             weight = weights[i] if weights else None  # parego: each proposal of a batch has its own weight vector
             ehvi = np.zeros(len(cand))
