@@ -139,7 +139,8 @@ class _BatchConditioning:
     its predicted mean, which leaves the other candidates' means as they are but shrinks their
     spread by what that observation would tell about them (their posterior covariance with it,
     from each GP: ``L^-1 k(train, candidates)`` once per round, then O(n m) per member, no refit).
-    Candidates near a chosen member then expect less, and a batch spreads out. Models without
+    Candidates near a chosen member then expect less, and a batch spreads out. Proposals still
+    being evaluated by other workers (``pending``) count as members chosen before. Models without
     covariances (other predictors than the GP) keep their spreads."""
 
     def __init__(self, opt: Any, X: Any, cand: np.ndarray, n_sets: int, pending: np.ndarray | None = None) -> None:
