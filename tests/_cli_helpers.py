@@ -63,3 +63,16 @@ class NoisyQuadratic(Evaluator):
 
 def make_noisy(**kwargs) -> NoisyQuadratic:
     return NoisyQuadratic(**kwargs)
+
+
+class WhereEvaluator(Evaluator):
+    """``f1 = x``, ``f2 = (1 - x)^2 + y``; each result's ``info`` names the process that computed
+    it and that process's parent (a Ray actor's parent is its node's raylet)."""
+
+    def evaluate(self, configs, fidelity=1.0):
+        where = {"pid": os.getpid(), "parent": os.getppid()}
+        return [EvalResult({"f1": c["x"], "f2": (1 - c["x"]) ** 2 + c["y"]}, info=dict(where)) for c in configs]
+
+
+def make_where() -> WhereEvaluator:
+    return WhereEvaluator()

@@ -408,3 +408,29 @@ def test_ray_settings_and_init_errors_name_the_setting() -> None:
             "try:\n    RayBackend(init={'bogus_keyword': 1})\nexcept ValueError as e:\n    print('ERROR', e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert "ERROR RayBackend: cannot start or join a Ray cluster" in out and "bogus_keyword" in out
+
+
+def test_a_cluster_that_asks_for_a_token_gets_a_hint(monkeypatch) -> None:
+    """Ray refuses a client without the cluster's token with a ConnectionError caused by an
+    AuthenticationError; the backend's error says how to pass the token."""
+    from paretoforge.search.backends import ray_cluster
+
+    class AuthenticationError(Exception):  # the name Ray's own class has
+        pass
+
+    class FakeRay:
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **kwargs) -> None:
+            try:
+                raise AuthenticationError("RPC error: InvalidAuthToken: Authentication token is missing or incorrect")
+            except AuthenticationError as exc:
+                raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379") from exc
+
+    monkeypatch.setattr(ray_cluster, "_import_ray", FakeRay)
+    with pytest.raises(ValueError, match=r"Failed to connect .*the cluster asks for a token: set RAY_AUTH_MODE=token"):
+        ray_cluster.RayBackend(address="10.0.0.1:6379")
+    monkeypatch.setattr(FakeRay, "init", lambda self, **kwargs: (_ for _ in ()).throw(ConnectionError("no cluster")))
+    with pytest.raises(ValueError, match=r"no cluster$"):  # no token hint for other refusals
+        ray_cluster.RayBackend(address="10.0.0.1:6379")

@@ -44,6 +44,17 @@ def _plain(exc: BaseException, last_line: bool = False) -> str:
     return lines[-1] if last_line and lines else text
 
 
+def _authentication_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` or one of its causes is Ray's refusal of a missing or wrong token."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 def _count(key: str, value: Any) -> int | None:
     if value is None:
         return None
@@ -181,6 +192,10 @@ class RayBackend(Backend):
                        "to start a local one)"
             elif isinstance(self.address, str) and self.address.startswith("ray://"):
                 hint = " (a ray:// address needs Ray Client: pip install \"ray[client]\")"
+            if _authentication_refused(exc):
+                hint += " (the cluster asks for a token: set RAY_AUTH_MODE=token in this process's environment, with " \
+                        "the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN; Ray turns token authentication on " \
+                        "for 'ray start' where ~/.ray/auth_token exists, and RAY_AUTH_MODE=disabled there turns it off)"
             raise ValueError(f"RayBackend: cannot start or join a Ray cluster with address {self.address!r} and init "
                              f"{self.init!r}: {_plain(exc)}{hint}") from None
         self._started = True
