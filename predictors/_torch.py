@@ -9,7 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["init_module", "one_thread", "pairwise_rank_loss", "to_tensor", "train_regressor"]
+__all__ = ["init_module", "keep_global_rng", "one_thread", "pairwise_rank_loss", "to_tensor", "train_regressor"]
+
+
+def keep_global_rng() -> object:
+    """A context inside which building modules (whose default initialisation draws from torch's
+    global generator before :func:`init_module` overwrites it) leaves that generator as it was:
+    fitting a predictor must not move the random stream of the caller's own seeded code."""
+    return torch.random.fork_rng(devices=[])
 
 
 class one_thread:  # noqa: N801 - used as a context manager

@@ -23,9 +23,10 @@ __all__ = ["Predictor", "kendall_tau", "standardize"]
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
     """Kendall's tau-b between two score vectors (``nan`` with fewer than two points or a
     constant vector)."""
-    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
-    if len(a) != len(b):
-        raise ValueError(f"kendall_tau: {len(a)} and {len(b)} values")
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.squeeze(a).shape != np.squeeze(b).shape:  # (n, 1) against (n,) is fine; (3, 2) against (6,) is not
+        raise ValueError(f"kendall_tau: score arrays of shapes {a.shape} and {b.shape}; give two vectors of one length")
+    a, b = a.ravel(), b.ravel()
     if len(a) < 2:
         return float("nan")
     from scipy.stats import kendalltau
@@ -35,11 +36,12 @@ def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """``(y - mean) / sd`` with the mean and sd used (sd 1 for a constant vector)."""
+    """``(y - mean) / sd`` with the mean and sd used (sd 1 for a constant vector: one whose
+    spread is within rounding of its mean; a spread that is tiny in absolute terms still counts)."""
     y = np.asarray(y, dtype=float)
     mu = float(y.mean()) if len(y) else 0.0
     sd = float(y.std()) if len(y) > 1 else 1.0
-    sd = sd if sd > 1e-12 else 1.0
+    sd = sd if sd > 1e-12 * abs(mu) and sd > 0.0 else 1.0
     return (y - mu) / sd, mu, sd
 
 
@@ -49,6 +51,8 @@ class Predictor(ABC):
     name: ClassVar[str] = "predictor"
 
     def __init__(self, seed: int = 0) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"predictor '{self.name}': 'seed' must be an integer >= 0, got {seed!r}")
         self.seed = int(seed)
         self.n_fit = 0
         self.n_features = 0
@@ -75,19 +79,28 @@ class Predictor(ABC):
         X, y = self._check(X, y)
         if len(y) == 0:
             raise ValueError(f"predictor '{self.name}': fit needs at least one evaluated configuration")
+        if X.shape[1] == 0:
+            raise ValueError(f"predictor '{self.name}': the rows have no columns (a space whose variables are all "
+                             f"fixed has nothing to learn)")
         self._fit(X, y)
         self.n_fit = len(y)
         self.n_features = X.shape[1]
         return self
 
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation for every row of ``X``."""
+    def _checked_rows(self, X: np.ndarray, what: str = "predict") -> np.ndarray:
+        """``X`` checked for :meth:`predict` (or another method named ``what``): fitted first,
+        finite, and as many columns as the fitted rows."""
         if self.n_fit == 0:
-            raise RuntimeError(f"predictor '{self.name}': call fit() before predict()")
+            raise RuntimeError(f"predictor '{self.name}': call fit() before {what}()")
         X, _ = self._check(X)
         if X.shape[1] != self.n_features:
             raise ValueError(f"predictor '{self.name}': rows of {X.shape[1]} columns, but it was fitted on "
                              f"{self.n_features}")
+        return X
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation for every row of ``X``."""
+        X = self._checked_rows(X)
         mean, std = self._predict(X)
         return np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 0.0)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._torch import init_module, to_tensor, train_regressor
+from ._torch import init_module, keep_global_rng, to_tensor, train_regressor
 from .base import Predictor, standardize
 from .mlp_ensemble import mlp
 
@@ -59,6 +59,7 @@ class DynamicEnsemble(Predictor):
         self._experts: list[nn.Module] | None = None
         self._gen = torch.Generator().manual_seed(self.seed)
         self.signal_tau: list[float] = []
+        self._pretrained_width: int | None = None
 
     def pretrain(self, signals: Sequence[tuple[np.ndarray, np.ndarray]]) -> DynamicEnsemble:
         """One expert per ``(X, y)`` low-fidelity signal (lower is better, like the target)."""
@@ -66,40 +67,53 @@ class DynamicEnsemble(Predictor):
             raise ValueError("dele: pretrain needs at least one (X, y) low-fidelity signal")
         self._gen = torch.Generator().manual_seed(self.seed)
         experts = []
+        width = None
         for k, (X, y) in enumerate(signals):
             X, y = self._check(X, y)
             if len(y) < 2:
                 raise ValueError(f"dele: low-fidelity signal {k} has {len(y)} values; give at least 2")
+            if width is not None and X.shape[1] != width:
+                raise ValueError(f"dele: low-fidelity signal {k} has rows of {X.shape[1]} columns, signal 0 of "
+                                 f"{width}; every signal must use the encoding of the real scores")
+            width = X.shape[1]
             ys, _, _ = standardize(y)
-            net = mlp(X.shape[1], self.hidden)
+            with keep_global_rng():
+                net = mlp(X.shape[1], self.hidden)
             init_module(net, self._gen)
             train_regressor(net, to_tensor(X), to_tensor(ys), self._gen, self.pretrain_epochs, self.lr,
                             self.rank_weight, margin=self.margin)
             experts.append(net)
         self._experts = experts
+        self._pretrained_width = width
         return self
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         import copy
 
+        if self._experts is not None and X.shape[1] != self._pretrained_width:
+            raise ValueError(f"dele: the experts were pretrained on rows of {self._pretrained_width} columns, but fit "
+                             f"got {X.shape[1]}; pretrain again on the encoding of these rows")
         ys, self._mu, self._sd = standardize(y)
         gen = torch.Generator().manual_seed(self.seed + 1)
-        if self._experts is None:
-            experts = []
-            for _ in range(self.n_experts):
-                net = mlp(X.shape[1], self.hidden)
-                init_module(net, gen)
-                experts.append(net)
-        else:  # fine-tune copies, so that refits start from the pretrained experts again
-            experts = [copy.deepcopy(e) for e in self._experts]
-        model = _Ensemble(experts, X.shape[1], self.hidden)
+        with keep_global_rng():
+            if self._experts is None:
+                experts = []
+                for _ in range(self.n_experts):
+                    net = mlp(X.shape[1], self.hidden)
+                    init_module(net, gen)
+                    experts.append(net)
+            else:  # fine-tune copies, so that refits start from the pretrained experts again
+                experts = [copy.deepcopy(e) for e in self._experts]
+            model = _Ensemble(experts, X.shape[1], self.hidden)
         init_module(model.gate, gen)
         Xt = to_tensor(X)
         with torch.no_grad():  # put each expert's scores on the target's scale (sign included)
             for e in model.experts:
                 s = e(Xt).reshape(-1).numpy().astype(float)
-                if len(y) > 2 and np.std(s) > 1e-9:
-                    a = float(np.cov(s, ys)[0, 1] / np.var(s))
+                # an expert whose scores barely vary (rounding-level differences on repeated rows)
+                # has no direction to calibrate: dividing by its variance blew predictions up
+                if len(y) > 2 and np.std(s) > 1e-4 * max(1.0, float(np.abs(s).mean())):
+                    a = float(np.clip(np.cov(s, ys, bias=True)[0, 1] / np.var(s), -10.0, 10.0))
                     last = [m for m in e.modules() if isinstance(m, nn.Linear)][-1]
                     last.weight.mul_(a)
                     last.bias.mul_(a).add_(float(ys.mean() - a * s.mean()))

@@ -6,9 +6,11 @@ squared norm of the training rows. On one-hot encodings ``x.x'`` counts the shar
 additive model: latency, size and most costs are near-additive in per-layer choices) and the
 exponential term is the Hamming kernel that captures interactions (accuracy). The weight ``w``,
 length scale ``l`` and noise are chosen from a small grid by marginal likelihood (``s2`` in closed
-form); the grid search runs on at most ``max_select`` rows and only when the data grew by
-``reselect_growth`` since the last search. In between, the kernel (with its scale ``D``) stays
-fixed, so a refit on the same rows plus appended ones grows the Cholesky factor by a block
+form); the grid search runs on at most ``max_select`` rows. Each :meth:`fit` searches them
+afresh, as a new model would, unless ``warm_start`` is set (as the guided optimizer sets it for its
+models): then a refit on the same rows plus appended ones (targets may change, e.g. warped again)
+keeps them until the data grew by ``reselect_growth`` since the last search. In between, the kernel
+(with its scale ``D``) stays fixed, so such a refit grows the Cholesky factor by a block
 (O(n^2) per new row), and :meth:`GaussianProcess.predict_pool` keeps ``L^-1 k(train, pool)`` for
 a fixed candidate matrix and grows it by one row per new training row (O(N n) per refit).
 
@@ -47,8 +49,12 @@ class GaussianProcess(Predictor):
                  length_scales: Sequence[float] = (0.05, 0.1, 0.2, 0.4, 0.8),
                  noises: Sequence[float] = (1e-4, 1e-2, 0.1), max_select: int = 300,
                  reselect_growth: float = 1.15, ard: bool | str = False, ard_prior: float = 1.5, ard_penalty: float = 1.0,
-                 groups: Sequence[tuple[int, int]] | None = None, pool_cache: int = 20_000_000) -> None:
+                 groups: Sequence[tuple[int, int]] | None = None, pool_cache: int = 20_000_000,
+                 warm_start: bool = False) -> None:
         super().__init__(seed)
+        if not isinstance(warm_start, bool):
+            raise ValueError(f"gp: 'warm_start' must be true or false, got {warm_start!r}")
+        self.warm_start = warm_start
         if not weights or not length_scales or not noises:
             raise ValueError("gp: 'weights', 'length_scales' and 'noises' must each list at least one value")
         if any(not 0.0 <= w <= 1.0 for w in weights):
@@ -221,8 +227,11 @@ class GaussianProcess(Predictor):
         ys, self._mu, self._sd = standardize(y)
         n = len(y)
         old = getattr(self, "_X", None)
-        if (self.hypers is None or n >= self._n_selected * self.reselect_growth or n < self._n_selected
-                or old is None or old.shape[1] != X.shape[1]):
+        # with warm_start, the hyperparameters are kept for the same rows with rows appended until the
+        # data grew enough; otherwise (other rows, e.g. another fold) they are searched again
+        appended = (self.warm_start and old is not None and old.shape[1] == X.shape[1] and len(old) <= n
+                    and np.array_equal(self._scaled(X[: len(old)]), old))
+        if self.hypers is None or n >= self._n_selected * self.reselect_growth or not appended:
             # the kernel's scale D (mean squared norm of the rows) is fixed with the hyperparameters,
             # so that the kernel, its Cholesky factor and cached predictions stay valid until then
             D = float((X * X).sum(1).mean())
@@ -249,9 +258,11 @@ class GaussianProcess(Predictor):
             self._version += 1  # cached pool predictions are stale
         self._beta = solve_triangular(self._L, ys, lower=True, check_finite=False)  # L^-1 y
         self._alpha = solve_triangular(self._L.T, self._beta, lower=False, check_finite=False)
-        # one target says nothing of the spread: keep the prior scale (1 on standardised targets)
-        self._s2 = max(float(self._beta @ self._beta) / n, 1e-12) if n > 1 else 1.0
+        # one target, or equal ones, say nothing of the spread: keep the prior scale (1 on standardised
+        # targets), or every prediction, however far from the data, would be certain
+        self._s2 = max(float(self._beta @ self._beta) / n, 1e-12) if n > 1 and np.any(ys != 0.0) else 1.0
         self._X = X
+        self._y = np.array(y, dtype=float)
 
     def _extend(self, X: np.ndarray, m: int, w: float, ls: float, nz: float) -> bool:
         """Grow the Cholesky factor of the first ``m`` rows by the rows ``m:``; False if the
@@ -292,7 +303,7 @@ class GaussianProcess(Predictor):
         O(N n^2). Falls back to :meth:`predict` when the cache would exceed ``pool_cache``
         entries."""
         if self.n_fit == 0:
-            raise RuntimeError(f"predictor '{self.name}': call fit() before predict()")
+            raise RuntimeError(f"predictor '{self.name}': call fit() before predict_pool()")
         n, N = len(self._X), len(pool)
         if n * N > self.pool_cache:
             self._pool_state = None
@@ -300,7 +311,7 @@ class GaussianProcess(Predictor):
         w, ls, _ = self.hypers  # type: ignore[misc]
         st = self._pool_state
         if st is None or st["pool"] is not pool or st["version"] != self._version or st["n"] > n:
-            Q = self._scaled(np.asarray(pool, dtype=float))
+            Q = self._scaled(self._checked_rows(pool, "predict_pool"))  # checked once per pool state
             st = {"pool": pool, "version": self._version, "n": 0, "Q": Q, "kdiag": self._kdiag(Q, w),
                   "V": np.empty((self._capacity(n, N), N), dtype=np.float32), "ss": np.zeros(N)}
             self._pool_state = st
@@ -335,10 +346,8 @@ class GaussianProcess(Predictor):
         ``b``. ``L^-1 k(train, X)`` is computed once (O(n^2 m)); each column then costs O(n m). A
         batch of proposals uses it to condition on its chosen members without refitting (their
         results are not known yet, but the spread near them shrinks as if they were)."""
-        if self.n_fit == 0:
-            raise RuntimeError(f"predictor '{self.name}': call fit() before covariance_columns()")
+        Xs = self._scaled(self._checked_rows(X, "covariance_columns"))
         w, ls, _ = self.hypers  # type: ignore[misc]
-        Xs = self._scaled(np.asarray(X, dtype=float))
         V = solve_triangular(self._L, self._kernel(self._X, Xs, w, ls, cache=False), lower=True, check_finite=False)
         scale = self._sd * self._sd * self._s2
 

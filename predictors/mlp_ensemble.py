@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._torch import init_module, to_tensor, train_regressor
+from ._torch import init_module, keep_global_rng, to_tensor, train_regressor
 from .base import Predictor, standardize
 
 __all__ = ["MLPEnsemble", "mlp"]
@@ -50,7 +50,8 @@ class MLPEnsemble(Predictor):
         self.members = []
         for _ in range(self.n_members):
             idx = rng.integers(len(y), size=len(y)) if self.bootstrap and len(y) > 2 else np.arange(len(y))
-            net = mlp(X.shape[1], self.hidden, self.depth)
+            with keep_global_rng():
+                net = mlp(X.shape[1], self.hidden, self.depth)
             init_module(net, gen)
             train_regressor(net, to_tensor(X[idx]), to_tensor(ys[idx]), gen, self.epochs, self.lr, self.rank_weight)
             self.members.append(net)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._torch import init_module, to_tensor, train_regressor
+from ._torch import init_module, keep_global_rng, to_tensor, train_regressor
 from .base import Predictor, standardize
 
 __all__ = ["SequencePredictor", "space_tokens"]
@@ -83,14 +83,23 @@ class SequencePredictor(Predictor):
             self.tokens = space_tokens(space)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        tokens = self.tokens or [(i, i + 1) for i in range(X.shape[1])]
-        if tokens[-1][1] > X.shape[1]:
-            raise ValueError(f"sequence: tokens reach column {tokens[-1][1]} but the input has {X.shape[1]} columns")
+        tokens = list(self.tokens or [])
+        bad = [t for t in tokens if not 0 <= t[0] < t[1] <= X.shape[1]]
+        if bad:
+            raise ValueError(f"sequence: tokens {bad[:5]} are not column slices (start, stop) of the input's "
+                             f"{X.shape[1]} columns; bind() the space that encodes the rows, or give 'tokens' that fit")
+        covered = np.zeros(X.shape[1], dtype=bool)
+        for a, b in tokens:
+            covered[a:b] = True
+        # columns no token reads (unbound rows, or columns appended to the space's encoding, such as
+        # zero-cost features): one token each, so that no input is ignored
+        tokens += [(i, i + 1) for i in np.flatnonzero(~covered).tolist()]
         ys, self._mu, self._sd = standardize(y)
         gen = torch.Generator().manual_seed(self.seed)
         self.members = []
         for _ in range(self.n_members):
-            net = _LSTMRegressor(tokens, self.hidden)
+            with keep_global_rng():
+                net = _LSTMRegressor(tokens, self.hidden)
             init_module(net, gen)
             train_regressor(net, to_tensor(X), to_tensor(ys), gen, self.epochs, self.lr, self.rank_weight)
             self.members.append(net)

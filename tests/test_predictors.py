@@ -163,7 +163,7 @@ def test_gp_grows_its_factor_and_pool_cache_exactly() -> None:
     Xall = space.encode_many(cfgs)  # one-hot only: every row has the same norm, so D is fixed
     yall = np.array([quality({"bits": [8] * 6, "op": list(c["op"]) + ["conv"], "act": c["act"]}) for c in cfgs])
     X, y, pool = Xall[:80], yall[:80], Xall[80:]
-    gp = GaussianProcess(seed=0, reselect_growth=10.0)  # keeps its hyperparameters while growing
+    gp = GaussianProcess(seed=0, reselect_growth=10.0, warm_start=True)  # keeps its hyperparameters while growing
     for n in (40, 41, 45, 45, 60):
         gp.fit(X[:n], y[:n])
         mean, std = gp.predict_pool(pool)
@@ -254,3 +254,110 @@ def test_gp_on_one_point_keeps_its_prior_spread_away_from_it() -> None:
         gp = GaussianProcess().fit(np.array([x0]), np.array([2.0]))
         mean, std = gp.predict(np.array([x0, [1.0, 1.0, 1.0]]))
         assert np.allclose(mean, 2.0) and std[0] < 0.05 and 0.5 < std[1] < 5.0
+
+
+def test_gp_on_equal_targets_keeps_its_prior_spread_away_from_them() -> None:
+    """Equal results (e.g. the first few all at chance level) say nothing about the spread either:
+    the GP reported about 1e-6 everywhere, as it did for one point."""
+    rng = np.random.default_rng(0)
+    X = 0.1 * rng.random((8, 3))
+    mean, std = GaussianProcess().fit(X, np.full(8, 0.9)).predict(np.array([X[0], [1.0, 1.0, 1.0]]))
+    assert np.allclose(mean, 0.9) and std[0] < 0.1 and std[1] > 0.5
+    tiny = np.sin(6 * X[:, 0]) * 1e-15  # a spread that is tiny in absolute terms is still a spread
+    assert GaussianProcess().fit(X, tiny).predict(X)[1].max() < 1e-14
+
+
+def test_a_gp_fitted_again_on_other_data_is_the_model_a_fresh_one_would_be() -> None:
+    """One object reused on unrelated data (another target, another fold) kept the hyperparameters
+    searched on the first data; only ``warm_start`` keeps them, and only for rows appended."""
+    X, y = data(60, seed=1)
+    noise = np.random.default_rng(0).standard_normal(60)
+    Xt, yt = data(200, seed=2)
+    fresh = GaussianProcess(seed=0).fit(X, y)
+    reused = GaussianProcess(seed=0).fit(X, noise).fit(X, y)
+    assert reused.hypers == fresh.hypers
+    np.testing.assert_allclose(reused.predict(Xt)[0], fresh.predict(Xt)[0])
+    warm = GaussianProcess(seed=0, warm_start=True).fit(X[:50], y[:50])
+    kept = warm.hypers
+    assert warm.fit(X[:55], y[:55]).hypers == kept  # rows appended, data grew by less than 15%
+    other, _ = data(55, seed=9)
+    assert warm.fit(other, y[:55]).hypers == GaussianProcess(seed=0).fit(other, y[:55]).hypers  # other rows
+    with pytest.raises(ValueError, match="'warm_start' must be true or false"):
+        GaussianProcess(warm_start="yes")
+
+
+def test_gp_pool_and_covariance_inputs_are_checked() -> None:
+    """``predict_pool`` and ``covariance_columns`` skipped ``predict``'s checks: a NaN row made
+    every prediction NaN, a wrong width failed in a matrix product."""
+    X, y = data(30, seed=5)
+    gp = GaussianProcess(seed=0)
+    with pytest.raises(RuntimeError, match=r"call fit\(\) before predict_pool\(\)"):
+        gp.predict_pool(X)
+    gp.fit(X, y)
+    bad = X.copy()
+    bad[2, 0] = np.nan
+    for call in (gp.predict_pool, gp.covariance_columns):
+        with pytest.raises(ValueError, match=r"input rows \[2\] hold NaN"):
+            call(bad)
+        with pytest.raises(ValueError, match=f"rows of {X.shape[1] - 1} columns, but it was fitted on {X.shape[1]}"):
+            call(X[:, :-1])
+
+
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_fitting_leaves_the_callers_random_streams_alone(name: str) -> None:
+    """Building torch modules drew from torch's global generator (before the seeded
+    re-initialisation), so a fit moved the random stream of the caller's own seeded code."""
+    import torch
+
+    X, y = data(20, seed=3)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    model = FAST[name]()
+    model.bind(layer_space())
+    model.fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
+def test_sequence_reads_columns_beyond_the_spaces_encoding() -> None:
+    """A bound sequence model ignored columns appended to the space's encoding (zero-cost
+    features, a low-fidelity model's predictions), so those signals were thrown away."""
+    X, _ = data(60, seed=1)
+    extra = np.random.default_rng(0).standard_normal((60, 1))
+    y = 3.0 * extra[:, 0]  # only the appended column matters
+    model = SequencePredictor(seed=0, n_members=2, hidden=16, epochs=120, lr=2e-2)
+    model.bind(layer_space())
+    Xa = np.hstack([X, extra])
+    model.fit(Xa, y)
+    assert model.score(Xa, y) > 0.8
+    with pytest.raises(ValueError, match=r"tokens \[\(5, 99\), \(99, 100\)\] are not column slices"):
+        SequencePredictor(tokens=[(0, 5), (5, 99), (99, 100)]).fit(Xa, y)
+
+
+def test_dele_on_repeated_rows_stays_on_the_scale_of_its_targets() -> None:
+    """Five measurements of one configuration: the experts' scores differ only by rounding, and
+    calibrating them by that variance gave a mean of 57 and a spread of 2253 for targets 0..4."""
+    X = np.tile(data(1, seed=1)[0], (5, 1))
+    mean, std = DynamicEnsemble(seed=0, hidden=32, epochs=60).fit(X, np.arange(5.0)).predict(X[:1])
+    assert abs(mean[0] - 2.0) < 0.5 and std[0] < 2.0
+
+
+def test_dele_signals_and_fit_must_share_one_encoding() -> None:
+    X, y = data(20, seed=1)
+    with pytest.raises(ValueError, match="signal 1 has rows of 5 columns, signal 0 of"):
+        DynamicEnsemble(seed=0, pretrain_epochs=5).pretrain([(X, y), (X[:, :5], y)])
+    dele = DynamicEnsemble(seed=0, pretrain_epochs=5, epochs=5).pretrain([(X, y)])
+    with pytest.raises(ValueError, match="pretrained on rows of .* columns, but fit got 5; pretrain again"):
+        dele.fit(X[:, :5], y)
+
+
+def test_seeds_and_score_shapes_are_checked() -> None:
+    for cls in (GaussianProcess, MLPEnsemble, SequencePredictor, DynamicEnsemble):
+        for bad in (None, -1, 1.5, True):
+            with pytest.raises(ValueError, match="'seed' must be an integer >= 0"):
+                cls(seed=bad)
+    with pytest.raises(ValueError, match=r"shapes \(3, 2\) and \(6,\)"):
+        kendall_tau(np.arange(6).reshape(3, 2), np.arange(6))
+    assert kendall_tau(np.arange(4).reshape(4, 1), np.arange(4)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="the rows have no columns"):
+        GaussianProcess().fit(np.zeros((3, 0)), np.arange(3.0))

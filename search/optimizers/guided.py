@@ -198,11 +198,20 @@ def _ordered_sequences_only(space: Any) -> bool:
 
 
 def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) -> Predictor:
+    """A model of one objective: a copy of a template, or the registered predictor built from its
+    settings. A model with ``warm_start`` (the GP) refits warm: guided refits it after every result
+    on the same rows plus the new ones, and it keeps its hyperparameters until the data grew
+    (``warm_start: false`` in ``predictor_settings`` searches them at every refit)."""
     if isinstance(name, Predictor):  # a template: each objective's model is a copy of it
-        return copy.deepcopy(name)
+        model = copy.deepcopy(name)
+        if isinstance(getattr(model, "warm_start", None), bool):
+            model.warm_start = True  # type: ignore[attr-defined]
+        return model
     from ..plugins import PREDICTORS
 
     cls = PREDICTORS.get(name)
+    if "warm_start" not in settings and "warm_start" in (keyword_names(cls) or set()):
+        settings = {**settings, "warm_start": True}
     try:
         return cls(seed=seed, **settings)
     except TypeError as exc:
