@@ -16,6 +16,7 @@ from typing import Any
 from ..spaces.variables import ConfigError
 from .results import MissingStoreError, StudyResults, load_results
 from .storage import StudyExistsError
+from .trial import TrialState
 
 __all__ = ["main"]
 
@@ -152,9 +153,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     study = spec.build(resume=args.resume, output=str(out), storage=args.storage)
     url = getattr(study.storage, "url", ":memory:")
     n = spec.budget.get("evaluations")
-    already = len(study.completed_trials())
+    # the budget counts evaluations at every fidelity (a multi-fidelity start's screens too)
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    already = len(done)
     if args.resume:
-        print(f"resuming study '{study.name}' from {url}: {already} completed evaluations stored", flush=True)
+        low = sum(t.fidelity != study.fidelity for t in done)
+        print(f"resuming study '{study.name}' from {url}: {already} completed evaluations stored"
+              + (f" ({low} of them at a lower fidelity)" if low else ""), flush=True)
         if not study.trials:
             print(f"note: {url} held no trials of study '{study.name}': it starts from scratch "
                   "(give the --out or --storage of the run to resume, if it had one)", file=sys.stderr)

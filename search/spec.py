@@ -337,6 +337,7 @@ class StudySpec:
         cnames = [c.name for c in space.constraints] + [c.name for c in constraints]
         try:
             optimizer = create_optimizer(name, space, objectives, seed=self.seed, constraint_names=cnames, **opt)
+            optimizer.use_fidelity(self.fidelity)  # checked here too, so that the error names the file
         except (TypeError, ValueError) as exc:
             raise SpecError(f"{self.source}: key 'optimizer': {exc}") from None
         spec_record = {

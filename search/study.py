@@ -199,8 +199,9 @@ class Study:
             }
             self._reached: set[tuple[str, float]] = set()
             self._failed: set[tuple[str, float]] = set()
-            self._space_size = space.cardinality
-            self._n_full_fidelity = sum(f == self.fidelity for _, f in self._results)
+            self._points = self._feasible_points(space)
+            self._space_size = space.cardinality if self._points is None else len(self._points)
+            self._n_full_fidelity = sum(self._counts(key, f) for key, f in self._results)
             self._next_number = max((t.number for t in self._trials), default=-1) + 1
             self._next_batch = max((t.batch for t in self._trials), default=-1) + 1
             self.n_replayed = 0
@@ -313,6 +314,21 @@ class Study:
             return "exhausted"
         return None
 
+    @staticmethod
+    def _feasible_points(space: Space, limit: int = 100_000) -> set[str] | None:
+        """For the "exhausted" stop, where constraints exclude configurations or a key joins several
+        into one point (and the space has at most ``limit`` configurations): the distinct keys of
+        its feasible configurations. None otherwise (the cardinality counts the points)."""
+        n = space.cardinality
+        if n is not None and n <= limit and (space.constraints or type(space).key is not Space.key):
+            return {space.key(c) for c in space.enumerate()}
+        return None
+
+    def _counts(self, key: str, fidelity: float) -> bool:
+        """Whether a result counts towards the space's exhaustion: at the study's fidelity, and a
+        feasible point (an infeasible configuration that was evaluated does not use one up)."""
+        return fidelity == self.fidelity and (self._points is None or key in self._points)
+
     def _say_once(self, reason: str, level: int, msg: str, *args: Any) -> None:
         """Log why the study stops, once per :meth:`optimize` call (the asynchronous loop asks
         again while the evaluations in flight finish)."""
@@ -389,8 +405,8 @@ class Study:
                 self._finish(t, res)
                 self.storage.finish_trials([t])
                 k = (t.key, t.fidelity)
+                self._n_full_fidelity += k not in self._results and self._counts(*k)
                 self._results[k] = t
-                self._n_full_fidelity += t.fidelity == self.fidelity
                 del pending[k]
                 self._tell([t] * (1 + waiters.pop(k, 0)))
                 for cb in callbacks:
@@ -435,8 +451,8 @@ class Study:
                     t.started_at = started
                     self._finish(t, res)
                     self.storage.finish_trials([t])
+                    self._n_full_fidelity += (t.key, t.fidelity) not in self._results and self._counts(t.key, t.fidelity)
                     self._results[(t.key, t.fidelity)] = t
-                    self._n_full_fidelity += t.fidelity == self.fidelity
         else:
             self.n_replayed += len(proposals)
         self._tell([self._results[(key, fid)] for _, key, fid in proposals])

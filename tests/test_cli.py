@@ -276,3 +276,20 @@ def test_run_backend_option_replaces_the_files_backend(tmp_path: Path, capsys: p
     assert "given by --backend" in err and "backend.name" in err and "inprocess, pool, ray" in err
     assert main(["run", str(path), "--no-progress", "--backend", "{name: [pool"]) == 2
     assert "--backend: not valid YAML" in capsys.readouterr().err
+
+
+def test_resume_counts_the_screens_as_the_budget_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A multi-fidelity start's screens count against the budget; the resume line counted only the
+    full-fidelity evaluations (6 stored, then '20 completed' in the summary)."""
+    spec = {"name": "mf", "problem": {"name": "zdt1", "n_var": 3}, "seed": 0, "budget": {"evaluations": 8},
+            "optimizer": {"name": "guided", "n_initial": 3, "low_fidelity": 0.5, "n_low": 4},
+            "output": str(tmp_path / "out")}
+    path = tmp_path / "mf.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["run", str(path), "--no-progress"]) == 0
+    spec["budget"]["evaluations"] = 10
+    path.write_text(yaml.safe_dump(spec))
+    capsys.readouterr()
+    assert main(["run", str(path), "--no-progress", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "8 completed evaluations stored (4 of them at a lower fidelity)" in out and "10 completed" in out

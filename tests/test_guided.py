@@ -333,6 +333,28 @@ def test_bad_settings_are_named() -> None:
         create_optimizer("guided", space, ["size", "err"], warp_shifts=[0.0])
     with pytest.raises(ValueError, match="unknown predictor 'nope'; allowed: .*'gp'"):
         create_optimizer("guided", space, ["size", "err"], predictor="nope")
+    # settings of the wrong type said nothing of the key (or crashed after the initial evaluations)
+    for bad, message in (({"ref_margin": "abc"}, "'ref_margin' must be a number >= 0"),
+                         ({"ref_margin": -5}, "'ref_margin' must be a number >= 0"),
+                         ({"predictor_settings": "abc"}, "'predictor_settings' must be a mapping"),
+                         ({"trust_region": "abc"}, "'trust_region' must be a box side"),
+                         ({"warp_shifts": 0.3}, "'warp_shifts' must be a list of positive fractions"),
+                         ({"warp_shifts": ["abc"]}, "'warp_shifts' must be a list of positive fractions"),
+                         ({"feature_objectives": "err"}, r"'feature_objectives' must be a list of objective names, "
+                                                         r"e.g. \[size\]")):
+        with pytest.raises(ValueError, match=message):
+            create_optimizer("guided", space, ["size", "err"], **bad)
+
+
+def test_a_low_fidelity_at_the_studys_fidelity_names_the_file(tmp_path: Path) -> None:
+    from paretoforge.search.spec import SpecError, load_spec
+
+    path = tmp_path / "mf.yaml"
+    path.write_text("name: mf\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 4}\n"
+                    "optimizer: {name: guided, low_fidelity: 2.0, n_low: 3}\n")
+    with pytest.raises(SpecError, match=r"mf.yaml: key 'optimizer': guided: 'low_fidelity' 2 must be below the "
+                                        r"study's fidelity 1: lower it"):
+        load_spec(str(path)).build(output=str(tmp_path / "out"))
 
 
 def test_repeated_results_mark_duplicates_and_are_avoided() -> None:
@@ -1081,3 +1103,47 @@ def test_proposals_in_flight_condition_the_spreads_and_the_switch_turns_it_off()
             assert len({t.key for t in s.trials}) == 12 and bool(built) == on
     finally:
         _BatchConditioning.__init__ = original
+
+
+def test_a_constrained_space_is_exhausted_when_its_feasible_points_are() -> None:
+    """36 of 64 configurations meet the constraint: the study counted all 64, never stopped as
+    exhausted, and guided, out of unseen candidates, proposed evaluated ones for 500 rounds."""
+    from paretoforge.spaces.constraints import FunctionConstraint
+
+    space = Space([ChoiceSequence("bits", 3, [2, 4, 8, 16], ordered=True)],
+                  constraints=[FunctionConstraint("small", lambda c: float(sum(c["bits"]) > 20))], name="con")
+    feasible = sum(1 for _ in space.enumerate())
+    assert space.cardinality == 64 and 0 < feasible < 64
+    study = Study("con", space, FunctionEvaluator(lambda c: {"size": float(sum(c["bits"])),
+                                                            "err": float(sum(1.0 / b for b in c["bits"]))}),
+                  ["size", "err"], optimizer="guided", optimizer_settings={"n_initial": 6}, seed=0)
+    study.optimize(n_evaluations=60)
+    keys = {t.key for t in study.trials}
+    assert {space.key(c) for c in space.enumerate()} <= keys  # every feasible point, then it stopped
+    assert len(keys) == len(study.trials) < 40 and study.n_replayed == 0  # (random draws may be infeasible)
+    assert study.optimizer.state()["real_evals"] == len(study.trials)
+    assert study.optimizer.ask(3) == []
+
+
+def test_a_result_told_again_counts_once_and_is_no_duplicate_of_itself() -> None:
+    from paretoforge.search.trial import Observation
+
+    space = _toy_space()
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=4)
+    first = opt.ask(4)
+    obs = [Observation(c, space.key(c), 1.0, np.array(list(_toy(c).values()))) for c in first]
+    opt.tell(obs)
+    before = opt.state()
+    opt.tell(obs[:2])  # e.g. an asynchronous resume tells the stored results
+    state = opt.state()
+    assert state["real_evals"] == before["real_evals"] == 4 and state["duplicates"] == before["duplicates"]
+
+
+def test_an_asynchronous_multi_fidelity_study_resumes_at_full_fidelity(tmp_path: Path) -> None:
+    """On an asynchronous resume the stored results are told, not replayed through ask: the
+    low-fidelity screen counted as not yet proposed, and every new evaluation was a screen again."""
+    db = str(tmp_path / "amf.db")
+    _mf_study(storage=db).optimize(24, asynchronous=True).close()
+    resumed = _mf_study(storage=db, resume=True).optimize(32, asynchronous=True)
+    fidelities = [t.fidelity for t in sorted(resumed.trials, key=lambda t: t.number)]
+    assert fidelities.count(0.25) == 16 and fidelities[24:] == [1.0] * 8

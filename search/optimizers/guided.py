@@ -58,7 +58,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -314,6 +314,9 @@ class PredictorGuided(Optimizer):
         elif not isinstance(predictor, Predictor):
             raise TypeError(f"guided: 'predictor' must be a registered name or a Predictor, got {predictor!r}")
         self.predictor_name = predictor
+        if predictor_settings is not None and not isinstance(predictor_settings, Mapping):
+            raise ValueError(f"guided: 'predictor_settings' must be a mapping of the predictor's settings, e.g. "
+                             f"{{ard: true}}, got {predictor_settings!r}")
         self.predictor_settings = dict(predictor_settings or {})
         if predictor == "gp" and any(p.kind == "float" for p in self.space.flat_params()):
             # continuous variables: per-variable relevances where the evidence supports them
@@ -329,7 +332,7 @@ class PredictorGuided(Optimizer):
         self.evolve_size = int(_number("evolve_size", evolve_size, 1, integer=True))
         self.failure_length_scale = _number("failure_length_scale", failure_length_scale, 0.0, positive=True)
         self.failure_aversion = _number("failure_aversion", failure_aversion, 0.0)
-        self.ref_margin = ref_margin
+        self.ref_margin = None if ref_margin is None else _number("ref_margin", ref_margin, 0.0)
         self.reference_point = None if reference_point is None else np.asarray(reference_point, dtype=float)
         if self.reference_point is not None and (self.reference_point.shape != (self.n_objectives,)
                                                  or not np.all(np.isfinite(self.reference_point))):
@@ -352,7 +355,8 @@ class PredictorGuided(Optimizer):
                 or not 0.0 <= centred_rows <= 1.0:
             raise ValueError(f"guided: 'centred_rows' must be a fraction in [0, 1] or 'auto', got {centred_rows!r}")
         self.centred_rows = float(centred_rows)
-        if isinstance(trust_region, bool) or not 0.0 <= float(trust_region) <= TrustRegion.MAX_SIDE:
+        if isinstance(trust_region, bool) or not isinstance(trust_region, (int, float)) \
+                or not 0.0 <= float(trust_region) <= TrustRegion.MAX_SIDE:
             raise ValueError(f"guided: 'trust_region' must be a box side in (0, {TrustRegion.MAX_SIDE:g}] (0: off), "
                              f"got {trust_region!r}")
         self.trust_region = float(trust_region)
@@ -361,8 +365,10 @@ class PredictorGuided(Optimizer):
         self._pool_boxes: tuple[np.ndarray, float] | None = None
         self.log_transform = log_transform
         self._log_refused: set[int] = set()  # objectives told that log_transform: true cannot apply
-        if any(float(v) <= 0 for v in warp_shifts):
-            raise ValueError(f"guided: 'warp_shifts' must be positive fractions of the range, got {list(warp_shifts)}")
+        if isinstance(warp_shifts, (str, bytes)) or not isinstance(warp_shifts, Sequence) \
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 for v in warp_shifts):
+            raise ValueError(f"guided: 'warp_shifts' must be a list of positive fractions of the range, e.g. "
+                             f"[0.3, 0.1, 0.03], got {warp_shifts!r}")
         self.warp_shifts = tuple(float(v) for v in warp_shifts)
         if ehvi not in ("mc", "exact", "auto"):
             raise ValueError(f"guided: 'ehvi' must be 'mc', 'exact' or 'auto', got {ehvi!r}")
@@ -394,6 +400,10 @@ class PredictorGuided(Optimizer):
                             f"configurations, got {features!r}")
         self.features = features
         names = [getattr(o, "name", str(o)) for o in self.objectives]
+        if feature_objectives is not None and (isinstance(feature_objectives, (str, bytes))
+                                               or not isinstance(feature_objectives, Sequence)):
+            raise ValueError(f"guided: 'feature_objectives' must be a list of objective names, e.g. [{names[0]}], "
+                             f"got {feature_objectives!r}")
         unknown = [n for n in (feature_objectives or []) if n not in names]
         if unknown:
             raise ValueError(f"guided: 'feature_objectives' names unknown objectives {unknown}; allowed: {names}")
@@ -412,6 +422,7 @@ class PredictorGuided(Optimizer):
         self._low: dict[str, Observation] = {}
         self._n_high_told = 0
         self._n_low_told = 0
+        self._low_told: set[str] = set()  # keys of the low-fidelity results told
         self._n_failed = 0
         self._failed_cfg: dict[str, Config] = {}
         self._n_low_proposed = 0
@@ -465,7 +476,7 @@ class PredictorGuided(Optimizer):
         or its screens could not be told from real evaluations."""
         if self.low_fidelity is not None and not self.low_fidelity < fidelity:
             raise ValueError(f"guided: 'low_fidelity' {self.low_fidelity:g} must be below the study's fidelity "
-                             f"{fidelity:g}")
+                             f"{fidelity:g}: lower it, or raise the study's 'fidelity'")
 
     def use_reference_point(self, reference_point: np.ndarray) -> None:
         """The study's reference point becomes the acquisition's, unless the ``reference_point``
@@ -479,8 +490,15 @@ class PredictorGuided(Optimizer):
         for _ in range(self.max_retries):
             cfg = self.space.sample(self.rng)
             if self.space.key(cfg) not in seen:
-                break
+                return cfg
+        if seen is self._seen_high and self._all is not None and self._unseen.any():  # the few left, drawn directly
+            return self._all[int(self.rng.choice(np.flatnonzero(self._unseen)))]
         return cfg
+
+    def _exhausted(self) -> bool:
+        """Whether every configuration of an enumerated space has been proposed at full fidelity
+        (guided then proposes nothing more, and the study stops)."""
+        return self._all is not None and not self._unseen.any()
 
     def ask(self, n: int) -> list[Config | Suggestion]:
         out: list[Config | Suggestion] = []
@@ -493,6 +511,8 @@ class PredictorGuided(Optimizer):
             return out
         if self.low_fidelity is not None and self._n_low_told < self.n_low:
             return out  # wait for the low-fidelity screen before promoting
+        if self._exhausted():
+            return out
         n_high = len(self._seen_high)
         k = min(n - len(out), max(0, self._n_start - n_high))
         if k:
@@ -521,6 +541,8 @@ class PredictorGuided(Optimizer):
         if promote and self.low_fidelity is None and self.initial_design == "maximin" and self._design is None:
             self._design = self._maximin_design()
         for _ in range(k):
+            if self._exhausted():
+                break
             cfg = None
             while promote and self._given:
                 c = self._given.pop(0)
@@ -1004,6 +1026,8 @@ class PredictorGuided(Optimizer):
         self._fit()
         configs, X, sets = self._scored_pool()
         if not len(configs):
+            if self._all is not None:  # an enumerated space with nothing left unseen
+                return []
             return [self._take(self._random_unseen(self._seen_high)) for _ in range(k)]
         front, ref = self._front_and_ref()
         pend = [c for key, c in self._pending.items() if key not in self._high]
@@ -1046,6 +1070,8 @@ class PredictorGuided(Optimizer):
                                     for c in cand], dtype=bool)
             ehvi[blocked] = -np.inf
             if not np.isfinite(ehvi).any():
+                if self._exhausted():
+                    break
                 out.append(self._take(self._random_unseen(self._seen_high)))
                 continue
             if np.nanmax(ehvi) <= 0:  # nothing expected to improve: explore the most uncertain
@@ -1197,18 +1223,28 @@ class PredictorGuided(Optimizer):
         for o in observations:
             if self.low_fidelity is not None and o.fidelity == self.low_fidelity:
                 self._seen_low.add(o.key)
-                self._n_low_told += 1
+                if o.key not in self._low_told:  # a result told again (e.g. on resume) counts once
+                    self._low_told.add(o.key)
+                    self._n_low_told += 1
+                # results told without being asked (an asynchronous resume) count as proposed
+                self._n_low_proposed = max(self._n_low_proposed, self._n_low_told)
                 if o.ok:
                     self._low[o.key] = o
                 continue
             self._mark_seen(o.key)
             self._pending.pop(o.key, None)
-            self._n_high_told += 1
-            self._trust_update(o)
+            if o.key in self._high:  # told before: nothing new (not a second evaluation, not a repeat of itself)
+                continue
+            again = o.key in self._failed_cfg
+            if not again:
+                self._n_high_told += 1
+                self._trust_update(o)
             if not o.ok:
-                self._n_failed += 1
+                if not again:
+                    self._n_failed += 1
                 self._failed_cfg[o.key] = o.config
                 continue
+            self._failed_cfg.pop(o.key, None)  # failed before, succeeded now
             self._high[o.key] = o
             vals = tuple(np.asarray(o.values, dtype=float).tolist())
             if vals in self._outcomes:  # the same result as an earlier configuration
