@@ -76,6 +76,12 @@ class Evaluator(ABC):
     def evaluate(self, configs: Sequence[Config], fidelity: float = 1.0) -> list[EvalResult]:
         """One result per configuration, in order. Raise only for errors of the whole batch."""
 
+    def check_space(self, space: Any) -> None:
+        """Called by a study with its search space before anything is evaluated: an evaluator
+        whose settings must agree with the space's (e.g. the layers and group size that a
+        quantization space's costs count) takes them from it where left open, and raises
+        ``ValueError`` naming both settings where they disagree. The default does nothing."""
+
     def close(self) -> None:
         """Release devices, files and worker state."""
 

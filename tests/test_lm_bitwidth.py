@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import socket
@@ -252,3 +253,53 @@ def test_quickstart_runs_end_to_end_from_the_cli(tmp_path) -> None:
 
     model = load_quantized(out / "knee.safetensors", copy.deepcopy(get_model("minilm")))
     assert torch.isfinite(model.encode(["A short sentence about Python."])).all()
+
+
+def test_the_evaluator_quantizes_what_the_studys_space_counts(enc, sents) -> None:
+    """The space's group size and layers were not the evaluator's: a study measured groups of 64
+    while its costs counted groups of 32, and a space over some layers failed every evaluation."""
+    from paretoforge.search import Study
+
+    sp = BitWidthSpace(enc, bits=(2, 8), group_size=32)
+    some = BitWidthSpace(enc, bits=(2, 8), group_size=32, layers=sp.layer_names[:3])
+    ev = EmbeddingFidelityEvaluator(enc, sents, n_sentences=8, min_sentences=8)  # both left open: they follow
+    study = Study("follow", some, ev, ["avg_bits", "cosine_error"], optimizer="random", seed=0)
+    assert ev.configurator.group_size == 32 and ev.configurator.bitspace.layer_names == some.layer_names
+    study.optimize(n_evaluations=2)
+    assert all(t.state.value == "complete" for t in study.trials)
+    cfg = some.uniform(2)
+    work = copy.deepcopy(enc)
+    some.apply(cfg, work)
+    measured = ev.configurator.configure(cfg)  # the evaluator's weights are the space's
+    assert all(torch.equal(measured.get_submodule(n).weight, work.get_submodule(n).weight) for n in some.layer_names)
+    ev.configurator.restore()
+    fixed = EmbeddingFidelityEvaluator(enc, sents, n_sentences=8, min_sentences=8, group_size=64)
+    with pytest.raises(ValueError, match="'group_size' is 64, but the space quantizes in groups of 32"):
+        Study("clash", sp, fixed, ["avg_bits", "cosine_error"], optimizer="random", seed=0)
+    other = EmbeddingFidelityEvaluator(enc, sents, n_sentences=8, min_sentences=8, quant_layers=sp.layer_names)
+    with pytest.raises(ValueError, match=r"'quant_layers' \(\d+ layers\) are not the space's 'layers' \(3\)"):
+        Study("clash2", some, other, ["avg_bits", "cosine_error"], optimizer="random", seed=0)
+
+
+def test_configuring_twice_without_restore_starts_from_the_whole_model(enc, sents) -> None:
+    """A second ``configure`` before ``restore`` picked blocks of the already pruned list and lost
+    the others for good; indices that are not whole numbers were cut to one."""
+    conf = EmbeddingFidelityEvaluator(enc, sents, n_sentences=8, min_sentences=8).configurator
+    blocks = conf.work.get_submodule(conf.blocks_path())
+    n, first, last = len(blocks), blocks[0], blocks[-1]
+    conf.configure({"layers": [n - 1]})
+    kept = conf.configure({"layers": [0]}).get_submodule(conf.blocks_path())
+    assert len(kept) == 1 and kept[0] is first
+    conf.restore()
+    assert len(conf.work.get_submodule(conf.blocks_path())) == n and conf.work.get_submodule(conf.blocks_path())[-1] is last
+    for bad in ([0.5], [True]):
+        with pytest.raises(ValueError, match="'layers' must be whole block indices"):
+            conf.configure({"layers": bad})
+
+
+def test_sixteen_bits_are_the_fp16_weights_the_export_stores(enc) -> None:
+    w = enc.get_submodule(BitWidthSpace(enc).layer_names[0]).weight
+    q = fake_quantize(w, 16)
+    assert q.dtype == w.dtype and torch.equal(q, w.half().float()) and q.data_ptr() != w.data_ptr()
+    h = w.detach().half()
+    assert fake_quantize(h, 16).data_ptr() != h.data_ptr()  # a copy, also when already fp16

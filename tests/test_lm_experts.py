@@ -188,3 +188,56 @@ def test_hf_mixtral_blocks_prune_exactly() -> None:
         assert r[0].ok and r[1].ok and r[1].metrics["params"] < r[0].metrics["params"]
         counts = routing_counts(model, [ids])
         assert all(c.sum() == 20 * 2 for c in counts)
+
+
+def test_hf_mixtral_merge_space_applies_its_own_seeds_with_exact_costs() -> None:
+    """On Hugging Face blocks (no router remapping) every merge configuration failed, its own
+    seeds included, and the params cost missed the router rows that a merge drops."""
+    model = _mixtral()
+    keep = {"keep_0": [1, 2], "keep_1": [0, 3]}
+    ms = ExpertMergeSpace(model, keep=2, initial=[keep])
+    assert ms.names == ["merge_0", "merge_1"]  # no route_<l> on these blocks
+    cfg = ms.initial_configs[0]
+    merged = ms.apply(cfg)
+    assert ms.cost("params", cfg) == sum(p.numel() for p in merged.parameters())
+    assert ms.cost("params", cfg) == ExpertPruningSpace(model, keep=2).params(keep)
+
+
+def test_applying_in_place_to_the_spaces_own_model_is_refused(lm) -> None:
+    """Pruning the space's own model in place (the shared reference every later configuration
+    and cost starts from) corrupted every later space and evaluator of the process."""
+    from paretoforge.spaces.layers import LayerSelectionSpace
+    from paretoforge.spaces.variables import ConfigError
+
+    sp = ExpertPruningSpace(lm, keep=2)
+    with pytest.raises(ConfigError, match="shares its MoE blocks with the space's model"):
+        sp.apply({"keep_0": [0, 1], "keep_1": [0, 1]}, lm)
+    ms = ExpertMergeSpace(lm, keep=2, initial=[{"keep_0": [0, 1], "keep_1": [0, 1]}])
+    with pytest.raises(ConfigError, match="shares its MoE blocks"):
+        ms.apply(ms.initial_configs[0], lm)
+    assert lm.blocks[0].moe.n_experts == 4
+    pruned = sp.apply({"keep_0": [0, 1], "keep_1": [0, 1]}, copy.deepcopy(lm))  # a copy is fine
+    assert pruned.blocks[0].moe.n_experts == 2
+    layers = LayerSelectionSpace(lm)
+    with pytest.raises(ConfigError, match="the target is the space's model"):
+        layers.apply({"layers": [0]}, lm)
+    assert len(lm.get_submodule(layers.blocks_path)) == layers.n_blocks
+
+
+def test_loading_the_shipped_model_leaves_the_global_generator_alone() -> None:
+    from paretoforge.zoo.tiny_moe import load_tiny_moe
+
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    load_tiny_moe()
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_expert_indices_must_be_whole_and_keep_and_merge_exclusive(lm) -> None:
+    for bad in ([0.7, 1], ["3"], [True, 2]):
+        with pytest.raises(ValueError, match="keep must be whole expert indices"):
+            apply_expert_config(lm, {"keep_0": bad})
+    merge = ExpertMergeSpace(lm, keep=2, initial=[{"keep_0": [0, 1], "keep_1": [0, 1]}]).initial_configs[0]
+    with pytest.raises(ValueError, match=r"layer\(s\) \[0\]: give keep_<l> .* or merge_<l> .*, not both"):
+        apply_expert_config(lm, {"keep_0": [0, 1], "merge_0": merge["merge_0"]})

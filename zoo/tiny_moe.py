@@ -176,6 +176,7 @@ def load_tiny_moe(path: str | Path | None = None, dtype: torch.dtype = torch.flo
     with safe_open(str(path), framework="pt") as f:
         cfg = MoEConfig(**json.loads((f.metadata() or {})["config"]))
         state = {k: f.get_tensor(k).to(dtype) for k in f.keys()}
-    model = TinyMoELM(cfg)
+    with torch.random.fork_rng(devices=[]):  # its layers' initialisation draws from the global generator
+        model = TinyMoELM(cfg)
     model.load_state_dict(state)
     return model.to(dtype).eval()

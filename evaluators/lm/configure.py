@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,6 +45,15 @@ class ModelConfigurator:
                                            group_size=self.group_size)
         return self._bitspace
 
+    def reset(self) -> None:
+        """Forget what depends on ``group_size`` and ``quant_layers`` (after they changed): the
+        full-precision weights come back and the quantization space is built again."""
+        if self._quantized:
+            self._restore_weights()
+        self._bitspace = None
+        if self._cache is not None:
+            self._cache = {}
+
     @torch.no_grad()
     def _restore_weights(self) -> None:
         sp = self.bitspace
@@ -64,6 +74,8 @@ class ModelConfigurator:
         parent_name, _, attr = path.rpartition(".")
         parent = self.work.get_submodule(parent_name) if parent_name else self.work
         full: nn.ModuleList = getattr(parent, attr)
+        if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in keep):
+            raise ValueError(f"'layers' must be whole block indices, got {list(keep)}")
         idx = [int(i) for i in keep]
         if len(set(idx)) != len(idx) or not all(0 <= i < len(full) for i in idx):
             raise ValueError(f"'layers' must be distinct block indices in [0, {len(full)}), got {list(keep)}")
@@ -75,6 +87,7 @@ class ModelConfigurator:
         unknown = [k for k in config if k not in _KEYS]
         if unknown:
             raise ValueError(f"configuration keys {unknown} are not understood here; allowed: {list(_KEYS)}")
+        self.restore()  # a configuration applied before and not restored: start from the whole model again
         if "bits" in config:
             self.bitspace.apply({"bits": config["bits"]}, self.work, cache=self._cache)
             self._quantized = True

@@ -49,7 +49,7 @@ class EmbeddingFidelityEvaluator(Evaluator):
     metrics = ("cosine", "cosine_error", "nn_agreement", "nn_error")
 
     def __init__(self, encoder: nn.Module, sentences: Sequence[str], *, n_sentences: int = 128,
-                 min_sentences: int = 16, max_length: int = 64, group_size: int = 64,
+                 min_sentences: int = 16, max_length: int = 64, group_size: int | None = None,
                  quant_layers: Sequence[str] | None = None,
                  measure_time: bool = False, device: str | torch.device = "cpu", cache_weights: bool = True) -> None:
         if len(sentences) < 2:
@@ -59,14 +59,38 @@ class EmbeddingFidelityEvaluator(Evaluator):
         self.device = torch.device(device)
         self.reference = encoder
         self.work = copy.deepcopy(encoder).to(self.device).eval()
-        self.configurator = ModelConfigurator(encoder, self.work, group_size=group_size, quant_layers=quant_layers,
-                                              cache_weights=cache_weights)
+        # left open (None): the study's quantization space gives them (check_space); else 64 and every
+        # quantizable linear layer
+        self._open = {"group_size": group_size is None, "quant_layers": quant_layers is None}
+        self.configurator = ModelConfigurator(encoder, self.work, group_size=64 if group_size is None else group_size,
+                                              quant_layers=quant_layers, cache_weights=cache_weights)
         self.measure_time = measure_time
         with torch.inference_mode():
             batch = encoder.tokenize(self.sentences, max_length)
             self.batch = {k: v.to(self.device) for k, v in batch.items()}
             ref_model = copy.deepcopy(encoder).to(self.device) if self.device.type != "cpu" else encoder
             self.ref_emb = ref_model(**self.batch).float().cpu()
+
+    def check_space(self, space: Any) -> None:
+        """A quantization space's ``group_size`` and ``layers`` (the layers its bit-widths stand
+        for) are the evaluator's too: taken where its own were left open, checked where given."""
+        names, group = getattr(space, "layer_names", None), getattr(space, "group_size", None)
+        if names is None or group is None or "bits" not in space.names:
+            return
+        conf = self.configurator
+        if self._open["group_size"]:
+            conf.group_size = int(group)
+        if self._open["quant_layers"]:
+            conf.quant_layers = list(names)
+        conf.reset()
+        if conf.group_size != group:
+            raise ValueError(f"embedding_fidelity: 'group_size' is {conf.group_size}, but the space quantizes in "
+                             f"groups of {group}: leave the evaluator's 'group_size' out (it follows the space) or "
+                             f"give both the same")
+        if list(conf.bitspace.layer_names) != list(names):
+            raise ValueError(f"embedding_fidelity: its 'quant_layers' ({len(conf.bitspace.layer_names)} layers) are not "
+                             f"the space's 'layers' ({len(names)}): leave the evaluator's 'quant_layers' out (it "
+                             f"follows the space) or give both the same list")
 
     def _slice(self, n: int) -> dict[str, torch.Tensor]:
         width = int(self.batch["attention_mask"][:n].sum(-1).max())
@@ -101,10 +125,12 @@ class EmbeddingFidelityEvaluator(Evaluator):
 
 
 def embedding_fidelity(model: str = "minilm", split: str = "search", n_sentences: int = 128, min_sentences: int = 16,
-                       group_size: int = 64, max_length: int = 64, measure_time: bool = False, seed: int = 0,
-                       device: str = "cpu", model_options: dict[str, Any] | None = None) -> EmbeddingFidelityEvaluator:
+                       group_size: int | None = None, max_length: int = 64, measure_time: bool = False, seed: int = 0,
+                       device: str = "cpu", model_options: dict[str, Any] | None = None,
+                       quant_layers: Sequence[str] | None = None) -> EmbeddingFidelityEvaluator:
     """The registered ``embedding_fidelity`` evaluator over a zoo encoder and a split of the
-    stdlib corpus (``split``: ``search`` or ``heldout``)."""
+    stdlib corpus (``split``: ``search`` or ``heldout``). ``group_size`` and ``quant_layers``
+    follow the study's ``bitwidth`` space when left out (else 64 and every quantizable layer)."""
     from ...zoo import corpus_split, get_model
 
     parts = corpus_split(seed)
@@ -112,4 +138,5 @@ def embedding_fidelity(model: str = "minilm", split: str = "search", n_sentences
         raise ValueError(f"embedding_fidelity: key 'split' is {split!r}; allowed: {sorted(parts)}")
     encoder = get_model(model, **(model_options or {}))
     return EmbeddingFidelityEvaluator(encoder, parts[split], n_sentences=n_sentences, min_sentences=min_sentences,
-                                      max_length=max_length, group_size=group_size, measure_time=measure_time, device=device)
+                                      max_length=max_length, group_size=group_size, quant_layers=quant_layers,
+                                      measure_time=measure_time, device=device)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -128,6 +129,8 @@ def _set_router_rows(block: nn.Module, rows: Sequence[int]) -> None:
 def prune_experts(block: nn.Module, keep: Sequence[int]) -> nn.Module:
     """Keep only the experts ``keep`` of ``block`` (in place), routing among them."""
     E = n_experts(block)
+    if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in keep):
+        raise ValueError(f"keep must be whole expert indices in [0, {E}), got {list(keep)}")
     keep = sorted(int(i) for i in keep)
     if not keep or len(set(keep)) != len(keep) or not all(0 <= i < E for i in keep):
         raise ValueError(f"keep must be distinct expert indices in [0, {E}), got {list(keep)}")

@@ -47,6 +47,9 @@ def apply_expert_config(model: nn.Module, config: Config, blocks: Sequence[str] 
     if unknown:
         raise ValueError(f"configuration keys {unknown} are not expert keys of this {len(names)}-layer MoE model; "
                          f"allowed: keep_<l>, merge_<l>, route_<l> for l < {len(names)}")
+    both = [li for li in range(len(names)) if f"keep_{li}" in config and f"merge_{li}" in config]
+    if both:
+        raise ValueError(f"layer(s) {both}: give keep_<l> (pruning) or merge_<l> (merging) for a layer, not both")
     target = copy.deepcopy(model) if copy_model else model
     for li, name in enumerate(names):
         block = target.get_submodule(name)
@@ -58,6 +61,14 @@ def apply_expert_config(model: nn.Module, config: Config, blocks: Sequence[str] 
             r = config.get(f"route_{li}")
             merge_experts(block, m, None if r is None else torch.tensor(r, dtype=torch.float32).reshape(-1, E))
     return target
+
+
+def _refuse_own_model(space: Any, target: nn.Module) -> None:
+    """``target`` is pruned in place: it must not be (or share an MoE block with) the space's model."""
+    if target is space.model or any(target.get_submodule(b) is space.model.get_submodule(b) for b in space.block_names):
+        raise ConfigError(f"space '{space.name}': apply() changes its target in place, and the target shares its MoE "
+                          "blocks with the space's model, the reference its costs and every later configuration start "
+                          "from; call apply(config) for a pruned copy, or apply to copy.deepcopy(model)")
 
 
 def _params(model: nn.Module) -> int:
@@ -105,10 +116,11 @@ class ExpertPruningSpace(Space):
         return {f"keep_{li}": list(range(E)) for li, E in enumerate(self.n_experts)}
 
     def apply(self, config: Config, target: nn.Module | None = None) -> nn.Module:
-        """A pruned deep copy of the model (or ``target`` pruned in place)."""
+        """A pruned deep copy of the model (or ``target``, another copy of it, pruned in place)."""
         cfg = self.validate(config)
         if target is None:
             return apply_expert_config(self.model, cfg, self.block_names)
+        _refuse_own_model(self, target)
         return apply_expert_config(target, cfg, self.block_names, copy_model=False)
 
 
@@ -122,11 +134,17 @@ class ExpertMergeSpace(Space):
         self.block_names = list(blocks) if blocks is not None else find_moe_blocks(model)
         self.n_experts = [n_experts(model.get_submodule(b)) for b in self.block_names]
         self.keep = int(keep)
+        # router remapping needs paretoforge's MoEBlock; a Hugging Face block drops the router rows of
+        # the experts it merges away (one row each, as when pruning)
+        self.remaps = [hasattr(model.get_submodule(b), "route_map") for b in self.block_names]
         variables = []
         for li, E in enumerate(self.n_experts):
-            variables += [RealVector(f"merge_{li}", self.keep * E, 0.0, high),
-                          RealVector(f"route_{li}", self.keep * E, 0.0, high)]
-        per_expert = [_params(model.get_submodule(b).experts) / E for b, E in zip(self.block_names, self.n_experts)]
+            variables.append(RealVector(f"merge_{li}", self.keep * E, 0.0, high))
+            if self.remaps[li]:
+                variables.append(RealVector(f"route_{li}", self.keep * E, 0.0, high))
+        per_expert = [_params(model.get_submodule(b).experts) / E
+                      + (0 if remap else model.get_submodule(b).gate.weight.shape[1])
+                      for b, E, remap in zip(self.block_names, self.n_experts, self.remaps)]
         base = _params(model) - sum(p * E for p, E in zip(per_expert, self.n_experts))
         fixed = float(base + sum(p * self.keep for p in per_expert))
         costs = {"experts_kept": lambda c: float(self.keep * len(self.block_names)), "params": lambda c: fixed}
@@ -143,13 +161,15 @@ class ExpertMergeSpace(Space):
             m = np.zeros((self.keep, E))
             m[np.arange(self.keep), ks] = 1.0
             out[f"merge_{li}"] = m.reshape(-1).tolist()
-            out[f"route_{li}"] = m.reshape(-1).tolist()
+            if self.remaps[li]:
+                out[f"route_{li}"] = m.reshape(-1).tolist()
         return self.validate(out)
 
     def apply(self, config: Config, target: nn.Module | None = None) -> nn.Module:
         cfg = self.validate(config)
         if target is None:
             return apply_expert_config(self.model, cfg, self.block_names)
+        _refuse_own_model(self, target)
         return apply_expert_config(target, cfg, self.block_names, copy_model=False)
 
 

@@ -66,6 +66,11 @@ class LayerSelectionSpace(Space):
         parent_name, _, attr = self.blocks_path.rpartition(".")
         parent = target.get_submodule(parent_name) if parent_name else target
         full = getattr(parent, attr)
+        own = self.model.get_submodule(self.blocks_path)
+        if target is self.model or full is own:
+            raise ConfigError(f"space '{self.name}': apply() prunes its target in place, and the target is the space's "
+                              "model, the reference its costs and every later configuration start from; apply to "
+                              "copy.deepcopy(model)")
         if len(full) != self.n_blocks:
             raise ConfigError(f"space '{self.name}': the target's {self.blocks_path!r} holds {len(full)} blocks, not "
                               f"the model's {self.n_blocks} (a configuration was applied to it already?); apply each "

@@ -65,8 +65,11 @@ def dequantize(q: QuantizedWeight, dtype: torch.dtype = torch.float32) -> torch.
 
 
 def fake_quantize(weight: torch.Tensor, bits: int, group_size: int = 0) -> torch.Tensor:
-    """``dequantize(quantize(weight))`` in the weight's dtype; 16 or more bits leave it unchanged."""
-    if bits >= 16:
+    """``dequantize(quantize(weight))`` in the weight's dtype; 16 bits round it to fp16 (as the export
+    stores it), more leave it unchanged."""
+    if bits == 16:
+        return weight.detach().half().to(weight.dtype, copy=True)
+    if bits > 16:
         return weight.detach().clone()
     return dequantize(quantize(weight, bits, group_size), weight.dtype)
 
