@@ -362,7 +362,8 @@ def _parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("optuna-export", help="copy the study into an Optuna storage for optuna-dashboard")
     common(o, False)
-    o.add_argument("--to", required=True, help="Optuna storage URL, e.g. sqlite:///optuna.db")
+    o.add_argument("--to", required=True, help="Optuna storage URL, e.g. sqlite:///optuna.db (an Optuna study of the "
+                   "same name there is replaced)")
     o.set_defaults(fn=cmd_optuna)
     return p
 

@@ -22,7 +22,9 @@ __all__ = ["export_to_optuna"]
 
 
 def export_to_optuna(results: StudyResults, url: str, study_name: str | None = None) -> Any:
-    """Create (or replace) an Optuna study at ``url`` holding every trial of ``results``."""
+    """Create (or replace: an Optuna study of the same name at ``url`` is deleted) an Optuna study
+    holding every finished trial of ``results`` (completed and failed ones; trials still running,
+    or interrupted, are left out)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

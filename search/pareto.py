@@ -149,15 +149,16 @@ def hypervolume_deficit(F: np.ndarray | list, reference_front: np.ndarray | list
 def knee_point(F: np.ndarray | list) -> int:
     """Index of the knee of a front: after normalising each objective to [0, 1], the point
     farthest below the hyperplane through the extreme points (for two objectives: the line
-    joining the two ends). Falls back to the point closest to the ideal point."""
+    joining the two ends). Falls back to the point closest to the ideal point (normalised too, so
+    that the objectives' units do not choose; ties go to the first)."""
     F = _as_matrix(F)
     if len(F) == 0:
         raise ValueError("knee_point of an empty front")
-    if len(F) <= 2:
-        return int(np.argmin(np.linalg.norm(F - F.min(0), axis=1)))
     lo, hi = F.min(0), F.max(0)
     span = np.where(hi > lo, hi - lo, 1.0)
     G = (F - lo) / span
+    if len(F) <= 2:
+        return int(np.argmin(np.linalg.norm(G, axis=1)))
     m = G.shape[1]
     extremes = G[np.argmax(G, axis=0)] if m > 1 else G
     try:

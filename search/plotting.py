@@ -31,7 +31,10 @@ def plot_study(results: StudyResults, path: str | Path) -> Path:
         if front:
             P = results.values(front)
             order = np.argsort(P[:, 0])
-            ax.step(P[order, 0], P[order, 1], where="post", c="C3", lw=1)
+            # the front's boundary between two points: the better neighbour's value of the second objective,
+            # the left one when the first is minimised, the right one when it is maximised
+            where = "pre" if results.objectives[0].sign < 0 else "post"
+            ax.step(P[order, 0], P[order, 1], where=where, c="C3", lw=1)
             ax.scatter(P[:, 0], P[:, 1], s=22, c="C3", label=f"Pareto front ({len(front)})")
             knee = results.knee()
             if knee is not None:

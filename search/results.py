@@ -118,16 +118,44 @@ class MissingStoreError(ConfigError):
         super().__init__(f"no study store at {path}: run the study first, or give the store it was run with")
 
 
+def _check_sqlite_store(url: str) -> None:
+    """A SQLite store to read must exist and hold paretoforge's tables: opening it for writing
+    would create them (in an empty file, or in another program's database, such as an Optuna
+    storage). Checked read-only; other databases are left to their driver."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy parses: its driver says what is wrong
+        return
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database)
+    if not path.is_file():
+        raise MissingStoreError(str(path))
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path}: not a SQLite database ({exc}); give the study store paretoforge wrote") from None
+    if "pf_studies" not in tables:
+        what = "an empty file" if not tables else f"a database of other tables ({sorted(tables)[:4]}...)"
+        raise ValueError(f"{path} is not a paretoforge study store: it is {what}; give the store that "
+                         f"'paretoforge run' wrote (its output folder's NAME.db)")
+
+
 def load_results(storage: str | Storage, name: str | None = None) -> StudyResults:
     """Open a stored study for reading (the only study of the store when ``name`` is omitted). A
     missing SQLite file is an error: reading never creates a store."""
     if isinstance(storage, (str, os.PathLike)):
-        url = normalize_url(os.fspath(storage))
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and not Path(url[len("sqlite:///"):]).is_file():
-            raise MissingStoreError(url[len("sqlite:///"):])
+        _check_sqlite_store(normalize_url(os.fspath(storage)))
     store = get_storage(storage)
     if name is None:
         studies = store.list_studies()
+        if not studies:
+            raise ValueError("the store holds no study: run one first, or give the store it was run with")
         if len(studies) != 1:
             raise ValueError(f"the store holds studies {[s.name for s in studies]}; name one (CLI: --study NAME)")
         record = studies[0]

@@ -59,7 +59,8 @@ def choose_trials(results: StudyResults, select: str = "front", top: int = 5,
         chosen = [t for t in results.completed() if t.number in wanted]
         missing = sorted(wanted - {t.number for t in chosen})
         if missing:
-            raise ConfigError(f"study '{results.name}' has no completed trials numbered {missing}")
+            raise ConfigError(f"study '{results.name}' has no completed trials at its fidelity {results.fidelity:g} "
+                              f"numbered {missing}")
         return sorted(chosen, key=lambda t: t.number)
     if select == "front":
         return results.pareto_trials()
@@ -103,7 +104,7 @@ def _evaluator(results: StudyResults, overrides: Mapping[str, Any]) -> tuple[Any
 def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: str = "front", top: int = 5,
                    trials: Sequence[int] | None = None, evaluator: Any = None, space: Any = None) -> dict[str, Any]:
     """Evaluate the chosen trials' configurations again with the study's evaluator, its settings
-    changed by ``overrides`` (or with ``evaluator`` itself), at full fidelity, in one batch.
+    changed by ``overrides`` (or with ``evaluator`` itself), at the study's fidelity (as in the search), in one batch.
 
     Returns ``{"study", "selection", "evaluator_settings", "overrides", "configurations": [{"trial",
     "config", "search": {objective: value}, "validation": {objective: value} or None, "error"}],
@@ -123,7 +124,7 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
         evaluator, settings, spec = _evaluator(results, overrides)
     t0 = time.perf_counter()
     try:
-        res = evaluator.evaluate([dict(t.config) for t in chosen], fidelity=1.0)
+        res = evaluator.evaluate([dict(t.config) for t in chosen], fidelity=results.fidelity)  # as in the search
     except Exception as exc:  # noqa: BLE001 - a failing evaluator fails its configurations, not the command
         res = [EvalResult.failure(f"{type(exc).__name__}: {exc}") for _ in chosen]
     if len(res) != len(chosen):
@@ -160,7 +161,7 @@ def validate_study(results: StudyResults, overrides: Mapping[str, Any], select: 
         mask = non_dominated(np.array([v for _, v in good]))
         by_trial = dict(good)
         best = sorted((n for (n, _), m in zip(good, mask) if m), key=by_trial.__getitem__)
-    return {"study": results.name, "selection": "trials" if trials else select,
+    return {"study": results.name, "selection": "trials" if trials else select, "fidelity": results.fidelity,
             "evaluator_settings": settings, "overrides": dict(overrides), "configurations": rows, "best": best,
             "provenance": {"validated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                            "seconds": seconds}}

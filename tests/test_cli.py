@@ -293,3 +293,87 @@ def test_resume_counts_the_screens_as_the_budget_does(tmp_path: Path, capsys: py
     assert main(["run", str(path), "--no-progress", "--resume"]) == 0
     out = capsys.readouterr().out
     assert "8 completed evaluations stored (4 of them at a lower fidelity)" in out and "10 completed" in out
+
+
+def test_export_of_chosen_trials_takes_only_completed_ones_and_writes_strict_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Failed, running and low-fidelity trials were exported as results (empty metrics, no state);
+    JSON held NaN and Infinity, which strict parsers refuse."""
+    from paretoforge.search.export import write_export
+
+    path = _study(tmp_path, 8, evaluator={"stop_after": 0}, optimizer="random")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    url = f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}"
+    from paretoforge.search.storage import get_storage
+
+    store = get_storage(url)
+    record = store.get_study("cli-test")
+    trials = store.get_trials(record.id)
+    trials[1].state = TrialState.FAILED
+    trials[2].state = TrialState.RUNNING
+    store.finish_trials(trials[1:3])
+    capsys.readouterr()
+    out = tmp_path / "chosen.json"
+    assert main(["export", str(path), "--trials", "0,1,2", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "trials 1 (failed), 2 (running) are not completed evaluations" in err and not out.exists()
+    assert main(["export", str(path), "--trials", "0,3", "-o", str(out)]) == 0
+    doc = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert [(c["trial"], c["state"]) for c in doc["configurations"]] == [(0, "complete"), (3, "complete")]
+    write_export({"metrics": {"a": float("nan"), "b": [float("inf"), 1.0]}}, out)
+    assert json.loads(out.read_text()) == {"metrics": {"a": None, "b": [None, 1.0]}}
+
+
+def test_reading_a_store_never_writes_one(tmp_path: Path) -> None:
+    """An empty file or an Optuna database given as the store got paretoforge's tables written
+    into it; a dialect URL created a new store; a URL with a query was called missing."""
+    from paretoforge.search.results import MissingStoreError
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="is not a paretoforge study store: it is an empty file"):
+        load_results(str(empty))
+    assert empty.stat().st_size == 0
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE studies (id INTEGER)")
+    before = other.read_bytes()
+    with pytest.raises(ValueError, match=r"a database of other tables \(\['studies'\]"):
+        load_results(f"sqlite:///{other}")
+    assert other.read_bytes() == before
+    with pytest.raises(MissingStoreError):
+        load_results(f"sqlite+pysqlite:///{tmp_path / 'typo.db'}")
+    assert not (tmp_path / "typo.db").exists()
+    path = _study(tmp_path, 4, optimizer="random")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    res = load_results(f"sqlite:///{tmp_path / 'out' / 'cli-test.db'}?timeout=30")
+    assert res.counts()["complete"] == 4
+
+
+def test_validate_measures_at_the_studys_fidelity(tmp_path: Path) -> None:
+    """validate re-evaluated at fidelity 1.0 whatever the study's fidelity, so search and
+    validation values compared two fidelities."""
+    from paretoforge.evaluators.base import EvalResult, Evaluator
+    from paretoforge.search import Study
+    from paretoforge.search.validate import validate_study
+    from paretoforge.spaces import Real, Space
+
+    class Scaled(Evaluator):
+        def evaluate(self, configs, fidelity=1.0):
+            return [EvalResult({"f1": c["x"] * fidelity, "f2": (1 - c["x"]) * fidelity}) for c in configs]
+
+    space = Space([Real("x", 0.0, 1.0)])
+    study = Study("half", space, Scaled(), ["f1", "f2"], optimizer="random", seed=0, fidelity=0.5,
+                  storage=f"sqlite:///{tmp_path / 'half.db'}")
+    study.optimize(n_evaluations=4)
+    doc = validate_study(load_results(f"sqlite:///{tmp_path / 'half.db'}"), {}, evaluator=Scaled())
+    assert doc["fidelity"] == 0.5
+    assert all(r["validation"] == pytest.approx(r["search"]) for r in doc["configurations"])
+
+
+def test_knee_of_two_points_does_not_depend_on_units() -> None:
+    from paretoforge.search.pareto import knee_point
+
+    assert knee_point([[0.0, 1000.0], [1.0, 0.0]]) == knee_point([[0.0, 1.0], [1000.0, 0.0]])
