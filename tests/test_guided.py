@@ -1147,3 +1147,12 @@ def test_an_asynchronous_multi_fidelity_study_resumes_at_full_fidelity(tmp_path:
     resumed = _mf_study(storage=db, resume=True).optimize(32, asynchronous=True)
     fidelities = [t.fidelity for t in sorted(resumed.trials, key=lambda t: t.number)]
     assert fidelities.count(0.25) == 16 and fidelities[24:] == [1.0] * 8
+
+
+def test_features_on_a_large_scale_are_pointed_out(caplog: pytest.LogCaptureFixture) -> None:
+    space = _toy_space()
+    opt = create_optimizer("guided", space, ["size", "err"], seed=0, n_initial=3,
+                           features=lambda cs: np.array([[1000.0 * sum(c["bits"])] for c in cs]))
+    with caplog.at_level("WARNING"):
+        opt._x([space.sample(np.random.default_rng(0)) for _ in range(3)])
+    assert "'features' gives values up to" in caplog.text and "give standardised values" in caplog.text

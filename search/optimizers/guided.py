@@ -410,6 +410,7 @@ class PredictorGuided(Optimizer):
         self._featured = set() if features is None else {j for j, n in enumerate(names)
                                                           if feature_objectives is None or n in feature_objectives}
         self._n_features = 0
+        self._features_warned = False
         self._design: list[Config] | None = None
         self.low_fidelity = None if low_fidelity is None else float(low_fidelity)
         self.n_low = int(n_low)
@@ -619,6 +620,12 @@ class PredictorGuided(Optimizer):
                              + ("" if np.all(np.isfinite(F)) else " with NaN or infinite values"))
         F = F.reshape(len(configs), -1)
         self._n_features = F.shape[1]
+        big = float(np.abs(F).max())
+        if big > 10.0 and not self._features_warned:  # the encoding's columns lie in [0, 1]
+            self._features_warned = True
+            log.warning("guided: 'features' gives values up to %.3g; the models read them beside the space's encoding "
+                        "(columns in [0, 1]), so a feature on a large scale outweighs every variable: give "
+                        "standardised values (mean 0, sd 1 over the space, as the registered features are)", big)
         return np.hstack([X, F])
 
     def _plain(self, X: np.ndarray) -> np.ndarray:
