@@ -262,7 +262,6 @@ class GaussianProcess(Predictor):
         # targets), or every prediction, however far from the data, would be certain
         self._s2 = max(float(self._beta @ self._beta) / n, 1e-12) if n > 1 and np.any(ys != 0.0) else 1.0
         self._X = X
-        self._y = np.array(y, dtype=float)
 
     def _extend(self, X: np.ndarray, m: int, w: float, ls: float, nz: float) -> bool:
         """Grow the Cholesky factor of the first ``m`` rows by the rows ``m:``; False if the

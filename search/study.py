@@ -184,7 +184,9 @@ class Study:
                     )
                 if n_existing:
                     self._check_same_search(record.spec)
-            evaluator.check_space(space)  # settings the space's costs assume, before a worker copies the evaluator
+            check = getattr(evaluator, "check_space", None)  # settings the space's costs assume, before a worker copies it
+            if check is not None:
+                check(space)
             self.backend.check_evaluator(evaluator)  # e.g. a pool or Ray actors refuse what they cannot send or build
             if record is None:
                 record = self.storage.create_study(name, self.spec)
