@@ -41,7 +41,8 @@ def export_config(path: str | Path, evaluator: Any, config: Mapping[str, Any],
     _, schedule = evaluator.sampler_for(dict(config))
     settings = {"task": evaluator.task, "assets": getattr(evaluator, "assets", None), "model": evaluator.model_name,
                 "solver": evaluator.solver, "grid": evaluator.grid, "nfe": int(schedule.nfe),
-                "n_samples": evaluator.n_samples, "noise_seed": evaluator.noise_seed}
+                "n_samples": evaluator.n_samples, "noise_seed": evaluator.noise_seed,
+                "noise_seeds": list(getattr(evaluator, "noise_seeds", [evaluator.noise_seed]))}
     meta = {"evaluator": settings, "config": dict(config), "sampler": schedule.to_dict(),
             "metrics": dict(metrics or {}), "testbed": {"path": str(evaluator.testbed.path),
                                                          "manifest_created": evaluator.testbed.manifest.get("created")},
@@ -98,8 +99,8 @@ def reproduce(path: str | Path, assets: str | None = None, device: str = "auto",
     same = recorded is None or tb.manifest.get("created") == recorded
     measured = meta.get("measured") or {}
     n = int(n_samples or measured.get("n_samples") or ev["n_samples"])
-    if noise_seed is None:
-        seeds = [int(x) for x in measured.get("noise_seeds", [ev["noise_seed"]])]
+    if noise_seed is None:  # the seeds the metric was measured with: all of them, as the evaluator averaged
+        seeds = [int(x) for x in measured.get("noise_seeds", ev.get("noise_seeds", [ev["noise_seed"]]))]
     else:
         seeds = [int(noise_seed)] if isinstance(noise_seed, int) else [int(x) for x in noise_seed]
     schedule = SolverSchedule.from_dict(meta["sampler"])
@@ -132,7 +133,10 @@ def export_trial(storage: str, trial: int, out: str | Path, study: str | None = 
     if assets is not None:
         opts["assets"] = assets
     ev = DigitsFD(device=device, **{k: v for k, v in opts.items() if k != "device"})
-    return export_config(out, ev, t.config, t.metrics, {"study": res.name, "trial": trial})
+    # what this trial was measured with (a low-fidelity trial used fewer samples)
+    measured = {k: t.info[k] for k in ("n_samples", "noise_seeds") if k in (t.info or {})}
+    return export_config(out, ev, t.config, t.metrics, {"study": res.name, "trial": trial,
+                                                        **({"measured": measured} if measured else {})})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,10 +30,11 @@ def _sqrt_psd(a: np.ndarray) -> np.ndarray:
 
 def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
     """``|mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))``; NaN when the features are not finite."""
-    if not (np.isfinite(a.mu).all() and np.isfinite(a.cov).all()):
+    if not all(np.isfinite(x).all() for x in (a.mu, a.cov, b.mu, b.cov)):
         return float("nan")
     s = _sqrt_psd(a.cov)
     m = s @ b.cov @ s
     tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
     d = a.mu - b.mu
-    return float(d @ d + np.trace(a.cov) + np.trace(b.cov) - 2.0 * tr_sqrt)
+    # a distance: rounding can leave identical sets a hair below zero
+    return max(0.0, float(d @ d + np.trace(a.cov) + np.trace(b.cov) - 2.0 * tr_sqrt))

@@ -101,7 +101,8 @@ def load_state_dicts(path: str | Path, device: str | torch.device = "cpu") -> tu
 def load_denoiser(config: Mapping[str, int] | DenoiserConfig, state_dict: Mapping[str, torch.Tensor],
                   device: str | torch.device = "cpu") -> Denoiser:
     cfg = config if isinstance(config, DenoiserConfig) else DenoiserConfig(**config)
-    m = Denoiser(cfg)
+    with torch.random.fork_rng(devices=[]):  # its layers' initialisation draws from the global generator
+        m = Denoiser(cfg)
     m.load_state_dict(dict(state_dict))
     return m.to(device).eval().requires_grad_(False)
 

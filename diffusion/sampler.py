@@ -49,8 +49,10 @@ class StepDecision:
     def __post_init__(self) -> None:
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"step prediction {self.prediction!r}; allowed: {list(PREDICTIONS)}")
-        if self.order not in (1, 2, 3):
+        if isinstance(self.order, bool) or not isinstance(self.order, (int, np.integer)) or self.order not in (1, 2, 3):
             raise ValueError(f"step order {self.order!r}; allowed: 1, 2, 3")
+        if not isinstance(self.corrector, (bool, np.bool_)):
+            raise ValueError(f"step corrector {self.corrector!r}; allowed: true, false")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class SolverSchedule:
 
     def __post_init__(self) -> None:
         ts = np.asarray(self.timesteps, dtype=float)
+        if not self.steps:
+            raise ValueError("a solver schedule needs at least one step")
         if len(ts) != len(self.steps) + 1:
             raise ValueError(f"{len(ts)} timesteps for {len(self.steps)} steps; need steps + 1")
         if not (np.diff(ts) < 0).all() or ts[-1] <= 0:
@@ -89,6 +93,8 @@ class SolverSchedule:
 def timestep_grid(n_steps: int, kind: str = "logsnr", vp: VPSchedule | None = None,
                   t_max: float | None = None, t_min: float | None = None) -> tuple[float, ...]:
     """The usual grids: uniform in half log-SNR (DPM-Solver), uniform or quadratic in time (DDIM)."""
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"'n_steps' must be an integer >= 1, got {n_steps!r}")
     vp = vp or VPSchedule()
     t_max = vp.t_max if t_max is None else t_max
     t_min = vp.t_min if t_min is None else t_min

@@ -121,6 +121,8 @@ class DigitsTestbed:
         sum when ``normalize``)."""
         ck = self.checkpoints()
         w = np.asarray(coefficients, dtype=np.float64)
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"coefficients must be finite numbers, got {w.tolist()}")
         if len(w) > len(ck):
             raise ValueError(f"{len(w)} coefficients for {len(ck)} checkpoints")
         if normalize:
@@ -147,7 +149,8 @@ class DigitsTestbed:
     def classifier(self) -> DigitsClassifier:
         if self._clf is None:
             sds, meta = load_state_dicts(self.path / "classifier.safetensors", self.device)
-            clf = DigitsClassifier(int(meta.get("width", self.manifest["classifier"]["width"])))
+            with torch.random.fork_rng(devices=[]):  # its layers' initialisation draws from the global generator
+                clf = DigitsClassifier(int(meta.get("width", self.manifest["classifier"]["width"])))
             clf.load_state_dict(sds["classifier"])
             self._clf = clf.to(self.device).eval().requires_grad_(False)
         return self._clf
@@ -165,9 +168,9 @@ class DigitsTestbed:
 
     def fd(self, x: torch.Tensor) -> float:
         """Digits Frechet distance of samples ``x`` (clipped to the data range) to the reference."""
-        x = x.clamp(-1.0, 1.0)
-        if not torch.isfinite(x).all():
+        if not torch.isfinite(x).all():  # diverged samples (before the clamp, which would hide infinities)
             return float("nan")
+        x = x.clamp(-1.0, 1.0)
         return frechet_distance(gaussian_stats(self.features(x)), self.reference)
 
     def noise_floor(self, n: int, draws: int = 5, seed: int = 0) -> tuple[float, float]:

@@ -121,3 +121,57 @@ def test_committed_assets():
     x = tb.run(tb.single(tb.model("small")), SolverScheduleSpace(nfe=4).to_schedule(
         SolverScheduleSpace(nfe=4).baselines()["dpmpp2m/logsnr"]), 64)
     assert np.isfinite(tb.fd(x))
+
+
+def test_an_export_of_a_multi_seed_evaluator_reproduces_its_mean(tiny, tmp_path):
+    """Only the first noise seed was recorded, so reproducing gave another FD than the search's mean."""
+    sv = DigitsFD("solver_schedule", assets=str(tiny), device="cpu", n_samples=16, model="medium", noise_seed=[0, 3])
+    cfg = SolverScheduleSpace(nfe=3).baselines()["unipc2-bh1/logsnr"]
+    m = sv.measure(cfg)
+    rep = reproduce(export_config(tmp_path / "s.yaml", sv, cfg, m), str(tiny), "cpu")
+    assert rep["noise_seeds"] == [0, 3] and rep["fd"] == pytest.approx(m["fd"], rel=1e-9)
+
+
+def test_evaluating_leaves_the_global_generator_alone(tiny):
+    """Building the combined model (and the classifier on first use) drew from torch's global
+    generator, so an evaluation moved the random stream of the caller's own seeded code."""
+    ev = DigitsFD("checkpoint_combination", assets=str(tiny), device="cpu", n_samples=16, nfe=3)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    assert ev.evaluate([CheckpointCombinationSpace(4).last()])[0].ok
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_bad_diffusion_settings_and_results_are_named(tiny):
+    for nfe in (0, -3, 2.7, True):
+        with pytest.raises(ValueError, match="'nfe' must be an integer >= 1"):
+            DigitsFD("checkpoint_combination", assets=str(tiny), device="cpu", n_samples=16, nfe=nfe)
+    from paretoforge.spaces.variables import ConfigError
+
+    for bad in (0.0, -0.5, 2.0):
+        with pytest.raises(ConfigError, match="'min_increment' must lie in"):
+            SolverScheduleSpace(nfe=3, min_increment=bad)
+    sp = SolverScheduleSpace(nfe=3)
+    cfg = sp.baselines()["unipc2-bh1/logsnr"]
+    for key, value, message in (("order", [1, 2, 2, 2], "'order' has 4 entries for 3 steps"),
+                                ("prediction", ["data"] * 2, "'prediction' has 2 entries for 3 steps"),
+                                ("order", [1, 2.0, 2], "'order' must hold whole numbers"),
+                                ("t_end", 0.0, "'t_end' must lie in")):
+        with pytest.raises(ConfigError, match=message):
+            sp.to_schedule({**cfg, key: value})
+    f = gaussian_stats(np.random.default_rng(0).normal(size=(50, 3)))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(frechet_distance(f, gaussian_stats(np.full((3, 3), np.inf))))  # the second set too
+    assert frechet_distance(f, f) >= 0.0
+    tb = DigitsTestbed(tiny)
+    x = load_digits_split().x_test[:32].clone()
+    x[0, 0, 0, 0] = float("inf")  # a diverged sample: the clamp hid it
+    assert np.isnan(tb.fd(x))
+    with pytest.raises(ValueError, match="coefficients must be finite"):
+        tb.combined_state([float("nan"), 1.0])
+    from paretoforge.spaces.diffusion.model_schedule import model_schedule_space
+
+    for fraction, message in ((-1.0, "'budget_fraction' must lie in"), (0.001, "below the cheapest schedule")):
+        with pytest.raises(ConfigError, match=message):
+            model_schedule_space(assets=str(tiny), nfe=5, latency="params", budget_fraction=fraction)

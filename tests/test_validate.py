@@ -92,7 +92,7 @@ def test_bad_input_names_the_key_and_the_fix(tmp_path, capsys):
         parse_overrides(["factory=x:y"])
     with pytest.raises(SpecError, match=r"study\.yaml \(validation settings\): key 'evaluator'.*typo"):
         validate_study(results, {"typo": 1})
-    with pytest.raises(ConfigError, match="no completed trials numbered"):
+    with pytest.raises(ConfigError, match="no completed trials at its fidelity 1 numbered"):
         validate_study(results, {}, trials=[999])
     with pytest.raises(ConfigError, match="'top' must be an integer >= 1"):
         validate_study(results, {}, select="top", top=0)

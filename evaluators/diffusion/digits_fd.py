@@ -57,6 +57,8 @@ class DigitsFD(Evaluator):
             raise ValueError(f"digits_fd: 'noise_seed' must be an integer or a list of integers, got {noise_seed!r}")
         self.task, self.n_samples, self.noise_seeds = task, n_samples, seeds
         self.noise_seed = seeds[0]
+        if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1:
+            raise ValueError(f"digits_fd: 'nfe' must be an integer >= 1 (model calls per sample), got {nfe!r}")
         self.model_name, self.solver, self.grid, self.nfe = model, solver, grid, int(nfe)
         self.assets = str(assets)
         self.testbed = get_testbed(assets, device)

@@ -100,5 +100,16 @@ def model_schedule_space(assets: str = "committed", nfe: int = 10, latency: Any 
     if budget_fraction is not None:
         if budget_ms is not None:
             raise ConfigError("space 'model_schedule': give 'budget_ms' or 'budget_fraction', not both")
+        if isinstance(budget_fraction, bool) or not isinstance(budget_fraction, (int, float)) \
+                or not 0.0 < budget_fraction <= 1.0:
+            raise ConfigError(f"space 'model_schedule': 'budget_fraction' must lie in (0, 1] (of the cost of the "
+                              f"largest model at every step), got {budget_fraction!r}")
         budget_ms = float(budget_fraction) * nfe * max(float(table[m]) for m in zoo)
+    if budget_ms is not None and (isinstance(budget_ms, bool) or not float(budget_ms) > 0.0):
+        raise ConfigError(f"space 'model_schedule': 'budget_ms' must be a positive number, got {budget_ms!r}")
+    cheapest = nfe * min(float(table[m]) for m in zoo)
+    if budget_ms is not None and float(budget_ms) < cheapest:
+        raise ConfigError(f"space 'model_schedule': the budget {float(budget_ms):g} is below the cheapest schedule "
+                          f"({cheapest:g}: the smallest model at all {nfe} steps); raise 'budget_ms' or "
+                          f"'budget_fraction'")
     return ModelScheduleSpace(zoo, table, nfe=nfe, budget_ms=budget_ms, latency_source=source)

@@ -36,9 +36,20 @@ def config_to_schedule(config: Mapping[str, Any], vp: VPSchedule | None = None) 
     """The :class:`SolverSchedule` of a configuration of the space."""
     vp = vp or VPSchedule()
     w = np.asarray(config["increments"], dtype=np.float64)
-    if (w <= 0).any():
-        raise ConfigError(f"solver schedule: 'increments' must be positive, got {w.tolist()}")
+    if w.ndim != 1 or not len(w) or not np.all(np.isfinite(w)) or (w <= 0).any():
+        raise ConfigError(f"solver schedule: 'increments' must be positive numbers, one per step, got {w.tolist()}")
+    for key in ("prediction", "order", "corrector"):  # one decision per step (zip would cut the longer ones)
+        if len(config[key]) != len(w):
+            raise ConfigError(f"solver schedule: '{key}' has {len(config[key])} entries for {len(w)} steps "
+                              f"('increments'); give one per step")
+    bad = [o for o in config["order"] if isinstance(o, bool) or not isinstance(o, (int, np.integer))]
+    if bad:
+        raise ConfigError(f"solver schedule: 'order' must hold whole numbers (1, 2 or 3), got {list(config['order'])}")
+    if any(not isinstance(c, (bool, np.bool_)) for c in config["corrector"]):
+        raise ConfigError(f"solver schedule: 'corrector' must hold true or false, got {list(config['corrector'])}")
     t_end = float(config.get("t_end", vp.t_min))
+    if not 0.0 < t_end < vp.t_max:
+        raise ConfigError(f"solver schedule: 't_end' must lie in (0, {vp.t_max:g}), got {t_end!r}")
     lam0, lam1 = vp.lam(vp.t_max), vp.lam(t_end)
     frac = np.cumsum(w) / w.sum()
     ts = [vp.t_max] + [vp.t_of_lambda(float(lam0 + (lam1 - lam0) * f)) for f in frac[:-1]] + [t_end]
@@ -56,6 +67,10 @@ class SolverScheduleSpace(Space):
             raise ConfigError(f"space '{name}': 'nfe' must be a positive integer, got {nfe!r}")
         if max_order not in (1, 2, 3):
             raise ConfigError(f"space '{name}': 'max_order' must be 1, 2 or 3, got {max_order!r}")
+        if isinstance(min_increment, bool) or not isinstance(min_increment, (int, float)) \
+                or not 0.0 < min_increment <= 1.0:
+            raise ConfigError(f"space '{name}': 'min_increment' must lie in (0, 1] (the smallest step, relative to "
+                              f"the largest), got {min_increment!r}")
         self.nfe, self.max_order, self.vp = nfe, max_order, vp or VPSchedule()
         self.min_increment = float(min_increment)
         variables = [RealVector("increments", nfe, low=min_increment, high=1.0)]
