@@ -142,6 +142,8 @@ class StudySpec:
                        "not starting with '.'")
         spec = cls(name=data["name"], source=source, raw=dict(data))
         spec.seed = _int(source, "seed", data.get("seed", 0))
+        if spec.seed >= 2**32:
+            raise _err(source, "seed", spec.seed, "an integer in [0, 2**32 - 1] (numpy, Optuna and pymoo take no other)")
         spec.description = str(data.get("description", ""))
         if "problem" in data:
             if any(k in data for k in ("space", "evaluator")):
@@ -325,20 +327,27 @@ class StudySpec:
                 if o.source not in known:
                     raise _err(self.source, f"objectives[{i}]", o.source,
                                f"a metric of problem '{self.problem['name']}': {known}")
-            if reference_point is None:
+            same = [(o.source, o.direction) for o in objectives] == [(o.source, o.direction) for o in problem.objectives]
+            if reference_point is None and same:  # the problem's point is for its own objectives only
                 reference_point = [float(x) for x in problem.reference_point]
         else:
             space, evaluator = self._space(), self._evaluator()
             objectives = [Objective(**o) for o in self.objectives]
-        constraints = [MetricConstraint(name=c.get("name", f"{c['metric']}_bound"), metric=c["metric"],
-                                        upper=c.get("upper"), lower=c.get("lower")) for c in self.constraints]
+        metrics = [c["metric"] for c in self.constraints]
+        try:  # unnamed bounds on one metric get numbered names (one name each)
+            constraints = [MetricConstraint(name=c.get("name", f"{c['metric']}_bound" if metrics.count(c["metric"]) == 1
+                                                       else f"{c['metric']}_bound{i}"),
+                                            metric=c["metric"], upper=c.get("upper"), lower=c.get("lower"))
+                           for i, c in enumerate(self.constraints)]
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{self.source}: key 'constraints': {exc}") from None
         opt = dict(self.optimizer)
         name = opt.pop("name")
         cnames = [c.name for c in space.constraints] + [c.name for c in constraints]
         try:
             optimizer = create_optimizer(name, space, objectives, seed=self.seed, constraint_names=cnames, **opt)
             optimizer.use_fidelity(self.fidelity)  # checked here too, so that the error names the file
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ImportError) as exc:
             raise SpecError(f"{self.source}: key 'optimizer': {exc}") from None
         spec_record = {
             "source": self.source, "study": self.raw, "optimizer": self.optimizer, "budget": self.budget,
@@ -361,12 +370,18 @@ class StudySpec:
             backend = get_backend(self.backend)
         except (TypeError, ValueError, ImportError) as exc:
             raise SpecError(f"{self.source}: key 'backend': {exc}") from None
-        return Study(
-            self.name, space, evaluator, objectives, optimizer=optimizer, constraints=constraints,
-            storage=store, backend=backend, seed=self.seed,
-            batch_size=self.batch_size, fidelity=self.fidelity, reference_point=reference_point, resume=resume,
-            spec=spec_record,
-        )
+        try:
+            return Study(
+                self.name, space, evaluator, objectives, optimizer=optimizer, constraints=constraints,
+                storage=store, backend=backend, seed=self.seed,
+                batch_size=self.batch_size, fidelity=self.fidelity, reference_point=reference_point, resume=resume,
+                spec=spec_record,
+            )
+        except SpecError:
+            raise
+        except ConfigError as exc:  # e.g. objective or constraint names given twice: the file is at fault
+            msg = str(exc)
+            raise SpecError(msg if msg.startswith(f"{self.source}:") else f"{self.source}: {msg}") from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -121,8 +121,9 @@ class Study:
         self.evaluator = evaluator
         self.objectives = _objectives(name, objectives)
         self.metric_constraints = list(constraints)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ConfigError(f"study '{name}': 'seed' must be an integer (seeds are explicit), got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+            raise ConfigError(f"study '{name}': 'seed' must be an integer in [0, 2**32 - 1] (seeds are explicit; "
+                              f"numpy, Optuna and pymoo take no other), got {seed!r}")
         self.seed = int(seed)
         if isinstance(fidelity, bool) or not isinstance(fidelity, (int, float)) or not 0 < fidelity < math.inf:
             raise ConfigError(f"study '{name}': 'fidelity' must be a positive number, got {fidelity!r}")
@@ -168,7 +169,8 @@ class Study:
                 self.spec.setdefault("reference_point", self.reference_point.tolist())
 
             record = self.storage.get_study(name)
-            if record is not None:  # checked before the backend starts workers and anything is written
+            n_existing = 0 if record is None else len(self.storage.get_trials(record.id))
+            if record is not None and n_existing:  # checked before the backend starts workers and anything is written
                 stored = [o["name"] for o in record.spec.get("objectives", [])]
                 if stored and stored != [o.name for o in self.objectives]:
                     raise ConfigError(
@@ -176,20 +178,23 @@ class Study:
                         "use another study name, or delete the store "
                         f"({getattr(self.storage, 'url', 'the storage')}) to start over"
                     )
-                n_existing = len(self.storage.get_trials(record.id))
-                if n_existing and not resume:
+                if not resume:
                     raise StudyExistsError(
                         f"study '{name}' already has {n_existing} trials in the store; resume it "
                         "(resume=True, CLI: --resume) or choose another study name"
                     )
-                if n_existing:
-                    self._check_same_search(record.spec)
+                self._check_same_search(record.spec)
             check = getattr(evaluator, "check_space", None)  # settings the space's costs assume, before a worker copies it
             if check is not None:
                 check(space)
             self.backend.check_evaluator(evaluator)  # e.g. a pool or Ray actors refuse what they cannot send or build
             if record is None:
                 record = self.storage.create_study(name, self.spec)
+            elif not n_existing:
+                # a study that stopped before its first evaluation (e.g. a setting refused at the first
+                # proposal): nothing was made under its old description, so this run's replaces it
+                self.storage.replace_spec(record.id, self.spec)
+                record = self.storage.get_study(name) or record
             else:
                 interrupted = self.storage.mark_interrupted(record.id)
                 if interrupted:

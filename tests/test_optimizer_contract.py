@@ -343,3 +343,41 @@ def test_bad_optimizer_settings_name_the_optimizer() -> None:
         create_optimizer("optuna", mixed_space(), OBJECTIVES, sampler="NoSuchSampler")
     with pytest.raises(ValueError, match="allowed"):
         create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="NoSuchAlgorithm")
+
+
+def test_an_optuna_grid_that_is_used_up_ends_the_study_not_the_run() -> None:
+    """BruteForceSampler and GridSampler call study.stop() when their grid is used up, which Optuna
+    allows only inside its own optimize(): the run ended in a RuntimeError."""
+    from paretoforge.evaluators import FunctionEvaluator
+    from paretoforge.search import Study
+    from paretoforge.spaces import Categorical, Integer, Space
+
+    space = Space([Categorical("a", ["x", "y"]), Integer("b", 0, 2)], name="tiny")
+    ev = FunctionEvaluator(lambda c: {"f1": c["b"] + (c["a"] == "x"), "f2": 2 - c["b"]})
+    study = Study("grid", space, ev, ["f1", "f2"], optimizer="optuna",
+                  optimizer_settings={"sampler": "BruteForceSampler"}, seed=0)
+    study.optimize(n_evaluations=10)
+    assert len(study.trials) == 6 and len({t.key for t in study.trials}) == 6
+    assert study.optimizer.ask(2) == []
+
+
+def test_adapter_settings_that_cannot_work_are_refused_up_front(caplog) -> None:
+    from paretoforge.search import create_optimizer
+    from paretoforge.search.problems import get_problem
+
+    problem = get_problem("zdt1", n_var=3)
+    with pytest.raises(ValueError, match=r"'algorithm_kwargs.pop_size' must be a number \(default 100\), got '6'"):
+        create_optimizer("pymoo", problem.space, problem.objectives, algorithm="NSGA2",
+                         algorithm_kwargs={"pop_size": "6"})
+    import importlib.util
+
+    if importlib.util.find_spec("cmaes") is None:
+        with pytest.raises(ImportError, match="needs the 'cmaes' package"):
+            create_optimizer("optuna", problem.space, problem.objectives, sampler="CmaEsSampler")
+    else:  # CMA-ES optimises one objective: refused before the first proposal
+        with pytest.raises(ValueError, match="cannot serve this study"):
+            create_optimizer("optuna", problem.space, problem.objectives, sampler="CmaEsSampler")
+    initial = [problem.space.sample(np.random.default_rng(i)) for i in range(5)]
+    with caplog.at_level("WARNING"):
+        create_optimizer("nsga2", problem.space, problem.objectives, population_size=4, initial=initial)
+    assert "5 initial configurations, but the first generation holds population_size = 4" in caplog.text

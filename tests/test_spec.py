@@ -156,3 +156,41 @@ def test_repeated_variable_names_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(path).build(output=str(tmp_path / "o"))
     assert str(path) in str(info.value) and "space.variables" in str(info.value) and "repeat" in str(info.value)
+
+
+def test_a_problems_reference_point_is_used_only_for_its_own_objectives(tmp_path: Path) -> None:
+    """zdt1 with one objective, or with f1 maximised, inherited zdt1's point (1.1, 1.1): an error for
+    one objective, a zero hypervolume for the other."""
+    one = write(tmp_path, "name: a\nproblem: {name: zdt1, n_var: 3}\nobjectives: [f1]\nbudget: {evaluations: 3}\n")
+    assert load_spec(str(one)).build(output=str(tmp_path / "a")).reference_point is None
+    flipped = write(tmp_path, "name: b\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 3}\n"
+                              "objectives: [{name: f1, direction: maximize}, f2]\n")
+    assert load_spec(str(flipped)).build(output=str(tmp_path / "b")).reference_point is None
+    same = write(tmp_path, "name: c\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 3}\n")
+    assert list(load_spec(str(same)).build(output=str(tmp_path / "c")).reference_point) == [1.1, 1.1]
+
+
+def test_yaml_flags_typos_in_urls_and_repeated_names_are_named(tmp_path: Path) -> None:
+    """A quoted "false" made a variable log-scale; a URL without its slashes became a file of that
+    name; two unnamed bounds on one metric clashed; a study's own ConfigErrors lacked the file."""
+    flag = write(tmp_path, "name: f\nspace: {variables: [{name: x, kind: real, low: 0.1, high: 1, log: 'false'}]}\n"
+                           "evaluator: {name: zdt1}\nobjectives: [f1]\nbudget: {evaluations: 2}\n")
+    with pytest.raises(SpecError, match="'log' must be true or false, got 'false'"):
+        load_spec(str(flag)).build(output=str(tmp_path / "f"))
+    from paretoforge.search.storage import normalize_url
+
+    with pytest.raises(ValueError, match="did you mean 'sqlite:///zdt.db'"):
+        normalize_url("sqlite:zdt.db")
+    with pytest.raises(ValueError, match="did you mean 'sqlite:///:memory:'"):
+        normalize_url(":memory")
+    assert normalize_url("my:weird.db").endswith("/my:weird.db")  # a file name with a colon is still a file
+    from paretoforge.search.objectives import MetricConstraint  # noqa: F401 - the names the spec gives
+
+    two = write(tmp_path, "name: t\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 2}\n"
+                          "constraints: [{metric: f1, upper: 0.9}, {metric: f1, lower: 0.0}]\n")
+    study = load_spec(str(two)).build(output=str(tmp_path / "t"))
+    assert [c.name for c in study.metric_constraints] == ["f1_bound0", "f1_bound1"]
+    dup = write(tmp_path, "name: d\nproblem: {name: zdt1, n_var: 3}\nbudget: {evaluations: 2}\n"
+                          "objectives: [f1, {name: f1, metric: f2}]\n")
+    with pytest.raises(SpecError, match=r"study.yaml: .*objective name\(s\) \['f1'\] are given more than once"):
+        load_spec(str(dup)).build(output=str(tmp_path / "d"))

@@ -133,6 +133,21 @@ def test_duplicate_study_name_raises(backend: Backend) -> None:
     assert got is not None and got.id == rec.id and got.spec == {"v": 1}
 
 
+def test_replace_spec_of_a_study_without_trials(backend: Backend) -> None:
+    store = backend.store
+    rec = store.create_study(backend.name("respec"), {"v": 1})
+    store.replace_spec(rec.id, {"v": 2, "nested": {"a": [1, 2]}})
+    got = store.get_study(backend.name("respec"))
+    assert got is not None and got.id == rec.id and got.spec == {"v": 2, "nested": {"a": [1, 2]}}
+    if backend.reopen is not None:
+        other = backend.reopen().get_study(backend.name("respec"))
+        assert other is not None and other.spec["v"] == 2
+    store.add_trials(rec.id, [Trial(number=0, key="k0", config={"x": 1}, fidelity=1.0, seed=0, batch=0)])
+    with pytest.raises(ValueError, match="holds trials"):  # the description trials were made under stays
+        store.replace_spec(rec.id, {"v": 3})
+    assert store.get_study(backend.name("respec")).spec["v"] == 2
+
+
 # -- trials -----------------------------------------------------------------------------------
 def test_add_trials_assigns_ids(backend: Backend) -> None:
     store = backend.store

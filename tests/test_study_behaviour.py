@@ -148,3 +148,21 @@ def test_a_non_finite_space_cost_objective_fails_the_trial_and_optuna_export_kee
         non_dominated([[0, 1], [1, 0], [2, 2]], [0, 0])
     with pytest.raises(ValueError, match="reference point of shape"):
         hypervolume([[0.2, 0.5]], [1.0])
+
+
+def test_a_study_that_stopped_before_its_first_evaluation_takes_the_next_runs_description(tmp_path) -> None:
+    """A first run that failed before any evaluation (e.g. a setting refused at the first proposal)
+    left its description in the store; the corrected run's trials were then refused on resume as
+    made 'under a different search', and other objectives were refused with no trial to protect."""
+    from paretoforge.search.problems import get_problem
+
+    problem = get_problem("zdt1", n_var=3)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Study("s", problem.space, problem.evaluator(), problem.objectives, optimizer="random", seed=0, storage=url).close()
+    fixed = Study("s", problem.space, problem.evaluator(), problem.objectives, optimizer="nsga2", seed=1, storage=url)
+    fixed.optimize(n_evaluations=6)
+    fixed.close()
+    again = Study("s", problem.space, problem.evaluator(), problem.objectives, optimizer="nsga2", seed=1, storage=url,
+                  resume=True)
+    again.optimize(n_evaluations=8)
+    assert len(again.trials) == 8 and again.record.spec["optimizer"]["name"] == "nsga2"

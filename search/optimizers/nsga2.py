@@ -8,6 +8,7 @@ are regenerated, so evaluations are not spent twice on the same point.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from ..trial import Observation
 from .base import Optimizer, resolve_initial
 
 __all__ = ["NSGA2", "crowding_distance", "rank_and_crowding"]
+
+log = logging.getLogger("paretoforge")
 
 
 def _fronts(F: np.ndarray) -> list[np.ndarray]:
@@ -76,7 +79,8 @@ def rank_and_crowding(F: np.ndarray, violation: np.ndarray) -> tuple[np.ndarray,
 class NSGA2(Optimizer):
     """NSGA-II with the space's operators. ``population_size`` 20 suits budgets of a few hundred
     evaluations; ``crossover_prob`` is the chance that a child pair comes from crossover.
-    ``initial`` seeds the first generation: a list of configurations, or ``"space"`` for the
+    ``initial`` seeds the first generation (its first ``population_size``, with a warning when
+    there are more): a list of configurations, or ``"space"`` for the
     space's ``initial_configs`` (known good points such as existing solvers). By default a space's
     ``initial_configs`` sequence attribute (e.g. the MILP-optimal bit-width family) seeds it, while
     an ``initial_configs()`` method is used only on request. Random samples fill the rest."""
@@ -97,6 +101,10 @@ class NSGA2(Optimizer):
             if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1):
                 raise ValueError(f"NSGA2: '{key}' must be a probability in [0, 1], got {p!r}")
         self.population_size = int(population_size)
+        if len(self._initial) > self.population_size:
+            log.warning("NSGA2: %d initial configurations, but the first generation holds population_size = %d: "
+                        "only the first %d are evaluated; raise population_size to %d to evaluate them all",
+                        len(self._initial), self.population_size, self.population_size, len(self._initial))
         self.crossover_prob = float(crossover_prob)
         self.mutation_prob = mutation_prob
         self.max_retries = max_retries

@@ -116,6 +116,19 @@ class PymooOptimizer(Optimizer):
         if unknown:
             raise ValueError(f"pymoo's {name} has no argument(s) {unknown} in 'algorithm_kwargs'; "
                              f"allowed: {sorted(allowed)}")
+        import inspect
+
+        defaults: dict[str, Any] = {}
+        for c in cls.__mro__:  # the most derived class's default first
+            if "__init__" in c.__dict__ and c is not object:
+                for k, v in inspect.signature(c.__dict__["__init__"]).parameters.items():
+                    defaults.setdefault(k, v.default)
+        for key, value in kwargs.items():  # a number given as text (YAML "6") failed at the first proposal
+            default = defaults.get(key)
+            if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                    isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"pymoo's {name}: 'algorithm_kwargs.{key}' must be a number (default {default!r}), "
+                                 f"got {value!r}")
         if "ref_dirs" in allowed and (kwargs.get("ref_dirs") is not None or name in _NEED_REF_DIRS):
             kwargs["ref_dirs"] = _reference_directions(kwargs.get("ref_dirs"), n_objectives)
         for key in ("ref_points", "weights"):  # points given as YAML lists

@@ -34,6 +34,11 @@ class Storage(ABC):
         """Create a study; raises :class:`StudyExistsError` if the name is taken."""
 
     @abstractmethod
+    def replace_spec(self, study_id: int, spec: dict[str, Any]) -> None:
+        """Store ``spec`` as the description of a study that holds no trial yet (a run that
+        stopped before its first evaluation, started again with corrected settings)."""
+
+    @abstractmethod
     def get_study(self, name: str) -> StudyRecord | None:
         """The study of that name, or ``None``."""
 

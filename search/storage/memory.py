@@ -30,6 +30,15 @@ class InMemoryStorage(Storage):
         self._trials[rec.id] = {}
         return rec
 
+    def replace_spec(self, study_id: int, spec: dict[str, Any]) -> None:
+        if self._trials.get(study_id):
+            raise ValueError(f"study {study_id} holds trials: its description is what they were made under")
+        for rec in self._studies.values():
+            if rec.id == study_id:
+                rec.spec = copy.deepcopy(spec)
+                return
+        raise KeyError(f"no study with id {study_id}")
+
     def get_study(self, name: str) -> StudyRecord | None:
         return self._studies.get(name)
 

@@ -55,9 +55,16 @@ trials_table = sa.Table(
 
 
 def normalize_url(url: str) -> str:
-    """Accept a bare file path as an SQLite store."""
+    """Accept a bare file path as an SQLite store. A URL that lost its slashes (``sqlite:x.db``,
+    ``postgresql:host/db``) or a misspelt ``:memory:`` is an error, not a file of that name."""
     if "://" in url:
         return url
+    scheme, sep, rest = url.partition(":")
+    dialects = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
+    if url.startswith(":memory") or (sep and scheme.partition("+")[0].lower() in dialects):
+        hint = ("sqlite:///:memory:" if url.startswith(":memory") else f"{scheme}:///{rest.lstrip('/')}"
+                if scheme.startswith("sqlite") else f"{scheme}://{rest.lstrip('/')}")
+        raise ValueError(f"storage {url!r} is neither a URL (scheme://...) nor a file path; did you mean {hint!r}?")
     return f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
@@ -114,6 +121,17 @@ class SQLStorage(Storage):
         except sa.exc.IntegrityError:  # created by another process meanwhile
             raise StudyExistsError(f"study '{name}' already exists in {self.url}") from None
         return StudyRecord(int(res.inserted_primary_key[0]), name, spec, now)
+
+    def replace_spec(self, study_id: int, spec: dict[str, Any]) -> None:
+        with self._conn.begin():
+            n = self._conn.execute(sa.select(sa.func.count()).select_from(trials_table)
+                                   .where(trials_table.c.study_id == study_id)).scalar_one()
+            if n:
+                raise ValueError(f"study {study_id} holds trials: its description is what they were made under")
+            res = self._conn.execute(studies_table.update().where(studies_table.c.id == study_id)
+                                     .values(spec=_dumps(spec)))
+            if res.rowcount != 1:
+                raise KeyError(f"no study with id {study_id}")
 
     def _record(self, row: Any) -> StudyRecord:
         return StudyRecord(int(row.id), row.name, json.loads(row.spec), float(row.created_at))

@@ -26,6 +26,13 @@ class ConfigError(ValueError):
     """A configuration, variable definition or value that is not valid, with the key at fault."""
 
 
+def check_flag(name: str, key: str, value: Any) -> bool:
+    """A true/false setting of variable ``name``: a YAML string such as ``"false"`` would be true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"variable '{name}': '{key}' must be true or false, got {value!r}")
+    return bool(value)
+
+
 def canonical_value(value: Any) -> Any:
     """JSON-able canonical form: tuples become lists, numpy scalars become Python scalars and
     floats are rounded to 12 significant digits so that keys do not depend on float noise."""

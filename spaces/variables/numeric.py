@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ConfigError, FlatParam, Variable, canonical_value
+from .base import ConfigError, FlatParam, Variable, canonical_value, check_flag
 
 __all__ = ["Integer", "Real", "sbx_pair"]
 
@@ -32,6 +32,7 @@ class _Scalar(Variable):
 
     def __init__(self, name: str, low: float, high: float, log: bool) -> None:
         super().__init__(name)
+        log = check_flag(name, "log", log)
         if not (isinstance(low, (int, float)) and isinstance(high, (int, float))) or isinstance(
             low, bool
         ):

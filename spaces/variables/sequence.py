@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ConfigError, FlatParam, Variable, canonical_value
+from .base import ConfigError, FlatParam, Variable, canonical_value, check_flag
 from .categorical import _check_choices, _index, unit_cells, unit_ranks
 
 __all__ = ["ChoiceSequence"]
@@ -26,6 +26,7 @@ class ChoiceSequence(Variable):
     def __init__(self, name: str, length: int, choices: Sequence[Any] | Sequence[Sequence[Any]],
                  ordered: bool = False, skip: bool = False) -> None:
         super().__init__(name)
+        ordered, skip = check_flag(name, "ordered", ordered), check_flag(name, "skip", skip)
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ConfigError(f"variable '{name}': 'length' must be a positive integer, got {length!r}")
         per_position = (isinstance(choices, Sequence) and not isinstance(choices, str) and len(choices) > 0

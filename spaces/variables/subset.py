@@ -40,7 +40,8 @@ class Subset(Variable):
             k_min = k_max = k
         k_min = 0 if k_min is None else k_min
         k_max = n if k_max is None else k_max
-        if not (isinstance(k_min, int) and isinstance(k_max, int) and 0 <= k_min <= k_max <= n):
+        if not (isinstance(k_min, int) and isinstance(k_max, int) and not isinstance(k_min, bool)
+                and not isinstance(k_max, bool) and 0 <= k_min <= k_max <= n):
             raise ConfigError(f"variable '{name}': need 0 <= k_min <= k_max <= {n}, got k_min={k_min}, k_max={k_max}")
         self.k_min, self.k_max = k_min, k_max
         self._pos = {repr(x): i for i, x in enumerate(self.items)}

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ConfigError, FlatParam, Variable, canonical_value
+from .base import ConfigError, FlatParam, Variable, canonical_value, check_flag
 from .numeric import sbx_pair
 
 __all__ = ["RealVector"]
@@ -26,6 +26,7 @@ class RealVector(Variable):
     def __init__(self, name: str, length: int, low: float = 0.0, high: float = 1.0,
                  simplex: bool = False) -> None:
         super().__init__(name)
+        simplex = check_flag(name, "simplex", simplex)
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ConfigError(f"variable '{name}': 'length' must be a positive integer, got {length!r}")
         if simplex:
