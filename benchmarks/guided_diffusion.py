@@ -309,9 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             reach[o] = next((i + 1 for i, v in enumerate(g) if better(v)), None)
             per_seed[o] = [next((i + 1 for i, v in enumerate(h) if better(v)), None) for h in table[o]["hists"]]
             r = reach[o]
-            print(f"{o}'s mean curve reaches it after {r} evaluations"
-                  + (f" ({max(budgets) / r:.1f}x fewer)" if r else " (not within its budget)")
-                  + f"; per seed: {per_seed[o]}")
+            seeds = ", ".join("-" if v is None else str(v) for v in per_seed[o])
+            print((f"{o}'s mean curve reaches it after {r} evaluations ({max(budgets) / r:.1f}x fewer)" if r
+                   else f"{o}'s mean curve does not reach it within its budget") + f"; per seed: [{seeds}]")
     if not args.from_runs:
         print(f"wall time {wall:.0f} s on {args.processes} processes")
     Path(args.out).write_text(json.dumps({"date": date, "device": dev, "task": args.task,

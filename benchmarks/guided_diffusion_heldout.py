@@ -56,6 +56,14 @@ def load_runs(files: list[str], optimizers: list[str] | None, need: str = "best_
             r = json.loads(line)
             if optimizers and r["optimizer"] not in optimizers:
                 continue
+            if need == "best_config" and r.get(need) is None and r.get("configs") and r.get("points"):
+                # runs files of guided_diffusion.py hold every configuration sent: the best is the one
+                # of lowest full-fidelity FD
+                full = full_points(r)
+                ok = [i for i, p in enumerate(full) if p is not None]
+                if ok:
+                    r["best_index"] = min(ok, key=lambda i: full[i][0])
+                    r["best_config"] = r["configs"][r["best_index"]]
             if r.get(need) is None:
                 what = "the best configuration" if need == "best_config" else "every configuration sent"
                 raise SystemExit(f"{f}, line {i}: run {r['optimizer']} seed {r['seed']} has no {need!r}; "
@@ -74,8 +82,8 @@ def run_info(device: str) -> tuple[str, str, str]:
 
 
 def search_value(run: dict[str, Any]) -> float:
-    """The lowest search FD a run sent (failed evaluations are ``None``)."""
-    return min(p[0] for p in run["points"] if p is not None)
+    """The lowest full-fidelity search FD a run sent (failed and low-fidelity evaluations left out)."""
+    return min(p[0] for p in full_points(run) if p is not None)
 
 
 def summarize(rows: list[dict[str, Any]], baseline: str | None) -> dict[str, Any]:

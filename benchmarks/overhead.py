@@ -343,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.perf_counter()
     info = machine_info()
     rows: list[dict[str, Any]] = []
+    if args.tmpdir:
+        os.makedirs(args.tmpdir, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="pf-overhead-", dir=args.tmpdir)
     try:
         if "paretoforge" in args.engines:

@@ -48,6 +48,11 @@ from quality import PROBLEMS, _problem, _worker_init, machine_info  # noqa: E402
 LABELS = ("nasbench201", "nasbench_graph")
 
 
+
+def _sd(x: np.ndarray) -> float:
+    """Sample standard deviation (0 for a single run)."""
+    return float(x.std(ddof=1)) if len(x) > 1 else 0.0
+
 def label_noise(label: str) -> list[str]:
     """Lines of section 1 for one problem."""
     from scipy.stats import spearmanr
@@ -237,12 +242,12 @@ def oracle_section(args: argparse.Namespace) -> None:
             sel = sorted((r for r in runs if r["problem"] == label and r["arm"] == arm), key=lambda r: r["seed"])
             by_arm[arm] = {b: np.array([r["hv"][str(b)] for r in sel]) for b in budgets}
             hv = by_arm[arm]
-            print(f"| {label} | {arm} | {hv[50].mean():.4f} ± {hv[50].std(ddof=1):.4f} | "
-                  f"{hv[100].mean():.4f} ± {hv[100].std(ddof=1):.4f} | {np.mean(hv[100] >= args.target):.2f} |")
+            print(f"| {label} | {arm} | {hv[50].mean():.4f} ± {_sd(hv[50]):.4f} | "
+                  f"{hv[100].mean():.4f} ± {_sd(hv[100]):.4f} | {np.mean(hv[100] >= args.target):.2f} |")
         for b in budgets:
             d = by_arm["guided + oracle"][b] - by_arm["guided"][b]
             print(f"  - {label} @{b}: paired difference (oracle - plain) {d.mean():+.4f} ± "
-                  f"{d.std(ddof=1) / np.sqrt(len(d)):.4f} (standard error)")
+                  f"{_sd(d) / np.sqrt(len(d)):.4f} (standard error)")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s, load average {os.getloadavg()[0]:.2f}")
 
 
@@ -254,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-seed", type=int, default=0, help="first seed of section 3")
     ap.add_argument("--free", nargs="+", type=int, default=[0, 200, 1000],
                     help="uncounted random results told to the optimizer before the counted budget")
-    ap.add_argument("--budget", type=int, default=50)
+    ap.add_argument("--budget", type=int, default=50,
+                    help="proposals of the warm-start section (the oracle section reports @50 and @100)")
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--target", type=float, default=0.97, help="report the share of runs at or above this")
     args = ap.parse_args(argv)
