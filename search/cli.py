@@ -170,6 +170,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                        max_failures=spec.budget.get("max_failures"), asynchronous=spec.asynchronous)
     except KeyboardInterrupt:
         code = 130
+        try:  # the workers stop at once, without their running evaluations (no second Ctrl-C needed)
+            study.backend.close(now=True)
+        except TypeError:  # a backend whose close() takes no 'now'
+            study.backend.close()
         again = " ".join(shlex.quote(a) for a in ["paretoforge", "run", args.file, "--resume"]
                          + (["--out", args.out] if args.out else []) + (["--storage", args.storage] if args.storage else [])
                          + (["--backend", args.backend] if args.backend else []))

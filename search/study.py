@@ -518,7 +518,7 @@ class Study:
             return Observation(t.config, t.key, t.fidelity, None, 0.0, t.number)
         values = np.array([o.sign * t.metrics[o.source] for o in self.objectives])
         violation = float(sum(max(0.0, v) for v in t.constraints.values()))
-        return Observation(t.config, t.key, t.fidelity, values, violation, t.number)
+        return Observation(t.config, t.key, t.fidelity, values, violation, t.number, dict(t.constraints))
 
     # -- results ----------------------------------------------------------------------------
     @property
@@ -544,7 +544,19 @@ class Study:
         """Hypervolume after each completed evaluation, in trial order."""
         return self.results().hypervolume_history(reference_point)
 
-    def close(self) -> None:
-        self.backend.close()
+    def close(self, now: bool = False) -> None:
+        """Close the backend (``now``: without waiting for running evaluations, as after an
+        interrupt), the optimizer and the store."""
+        if now:
+            try:
+                self.backend.close(now=True)
+            except TypeError:  # a backend whose close() takes no 'now'
+                self.backend.close()
+        else:
+            self.backend.close()
+        record = getattr(self, "record", None)
+        if record is not None and not getattr(self, "_closed", False):
+            self.storage.mark_interrupted(record.id)  # evaluations still in flight (an interrupted run) run again
+        self._closed = True
         self.optimizer.close()
         self.storage.close()

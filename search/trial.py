@@ -65,7 +65,8 @@ class Trial:
 @dataclass
 class Observation:
     """What an optimizer learns from one proposal: objective values in minimisation form
-    (``None`` when the evaluation failed) and the total constraint violation (0 = feasible)."""
+    (``None`` when the evaluation failed), the total constraint violation (0 = feasible) and each
+    constraint's value (``<= 0`` is feasible; a study's metric bounds and the space's constraints)."""
 
     config: Config
     key: str
@@ -73,6 +74,7 @@ class Observation:
     values: np.ndarray | None
     violation: float = 0.0
     trial_number: int | None = None
+    constraints: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

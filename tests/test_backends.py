@@ -4,6 +4,7 @@ whole batch fails, and a study that evaluates through a pool of worker processes
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 import numpy as np
@@ -128,9 +129,10 @@ def test_a_dead_worker_fails_its_configurations() -> None:
         cfgs = configs([1, 13, 2, 3])
         dying = DyingEvaluator(13.0)
         results = collect(backend, dying, cfgs)
-        assert not results[1].ok and "worker failed" in results[1].error
-        for i in (0, 2, 3):  # the others either succeeded or failed with the broken pool, never lost
-            assert results[i].ok or "worker failed" in results[i].error
+        assert not results[1].ok and "died while evaluating this configuration alone" in results[1].error
+        # the others were in flight on the broken pool too: they ran again, one at a time, and succeeded
+        # (they failed for good, and were never evaluated again, before)
+        assert all(results[i].ok for i in (0, 2, 3))
         # the backend recovers: the next batch runs on a fresh pool
         again = collect(backend, dying, configs([4, 5, 6]))
         assert all(r.ok for r in again.values())
@@ -434,3 +436,141 @@ def test_a_cluster_that_asks_for_a_token_gets_a_hint(monkeypatch) -> None:
     monkeypatch.setattr(FakeRay, "init", lambda self, **kwargs: (_ for _ in ()).throw(ConnectionError("no cluster")))
     with pytest.raises(ValueError, match=r"no cluster$"):  # no token hint for other refusals
         ray_cluster.RayBackend(address="10.0.0.1:6379")
+
+
+def test_a_worker_dying_between_calls_fails_no_other_configuration() -> None:
+    """A worker that died while the study was between two calls left a broken pool: the next
+    submit raised BrokenProcessPool and the study crashed; every configuration in flight failed."""
+    backend = ProcessPoolBackend(workers=2, chunk_size=1)
+    dying = DyingEvaluator(13.0)
+    try:
+        tickets = backend.submit(dying, configs([13, 1]), 1.0)
+        got: dict[int, EvalResult] = {}
+        while len(got) < 1:
+            got.update(backend.wait())
+        time.sleep(0.5)  # the pool is broken now, between two calls
+        tickets += backend.submit(dying, configs([2, 3]), 1.0)
+        while len(got) < len(tickets):
+            got.update(backend.wait())
+        assert not got[tickets[0]].ok and "died while evaluating this configuration alone" in got[tickets[0]].error
+        assert all(got[t].ok for t in tickets[1:])
+    finally:
+        backend.close()
+
+
+def test_pool_devices_as_text_and_an_evaluator_its_workers_cannot_build(tmp_path) -> None:
+    assert ProcessPoolBackend(devices="0,1").devices == [0, 1]
+    with pytest.raises(ValueError, match="'devices' is 'gpu0'"):
+        ProcessPoolBackend(devices="gpu0")
+    # a class the spawned workers cannot import: an error when the study starts, not a failure per evaluation
+    import sys
+
+    (tmp_path / "pool_only_here.py").write_text(
+        "from paretoforge.evaluators import EvalResult, Evaluator\n\n"
+        "class OnlyHere(Evaluator):\n"
+        "    def evaluate(self, configs, fidelity=1.0):\n"
+        "        return [EvalResult({'x': 1.0}) for _ in configs]\n")
+    sys.path.insert(0, str(tmp_path))
+    backend = ProcessPoolBackend(workers=1)
+    try:
+        import shutil
+
+        import pool_only_here
+
+        evaluator = pool_only_here.OnlyHere()
+        (tmp_path / "pool_only_here.py").unlink()  # the workers (fresh processes) cannot import it any more
+        shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
+        with pytest.raises(ValueError, match="could not build the evaluator: .*pool_only_here.*must be importable"):
+            backend.check_evaluator(evaluator)
+    finally:
+        backend.close()
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("pool_only_here", None)
+
+
+def test_pool_workers_end_with_the_study_process(tmp_path) -> None:
+    """After kill -9 of the study's process the workers lived on as orphans (holding their GPUs)."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import time\n"
+            "from paretoforge.search.backends import ProcessPoolBackend\n"
+            "from paretoforge.evaluators.base import FunctionEvaluator\n"
+            "b = ProcessPoolBackend(workers=2)\n"
+            "b.check_evaluator(FunctionEvaluator(abs))\n"
+            "print(' '.join(str(p) for p in b._pool._processes), flush=True)\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids  # the workers started so far
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in pids if _alive(p)]
+        assert not alive
+    finally:
+        proc.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_closing_a_pool_now_ends_running_evaluations(tmp_path) -> None:
+    """After an interrupt the pool waited for its running evaluations (a second Ctrl-C then hung)."""
+    from _helpers import BlockingEvaluator, mixed_space
+
+    marker = tmp_path / "marker"
+    ev = BlockingEvaluator(str(tmp_path / "log"), str(marker), str(tmp_path / "never"), block_at=0 + 1)
+    backend = ProcessPoolBackend(workers=1, chunk_size=1)
+    space = mixed_space()
+    rng = np.random.default_rng(0)
+    backend.submit(ev, [space.sample(rng) for _ in range(2)], 1.0)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:  # the second evaluation blocks for good
+        backend.wait()
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    t0 = time.monotonic()
+    backend.close(now=True)
+    assert time.monotonic() - t0 < 10
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def test_closing_a_study_marks_evaluations_still_in_flight_interrupted(tmp_path) -> None:
+    from paretoforge.search.backends.base import Backend
+
+    class Never(Backend):  # evaluations that never come back (an interrupted asynchronous run)
+        def run(self, evaluator, configs, fidelity):
+            return iter(())
+
+        def submit(self, evaluator, configs, fidelity):
+            return []
+
+        def wait(self):
+            raise KeyboardInterrupt
+
+    from _helpers import MixedEvaluator, mixed_space
+
+    study = Study("fly", mixed_space(), MixedEvaluator(), ["size", "err"], optimizer="random", seed=0,
+                  backend=Never(), storage=f"sqlite:///{tmp_path / 'fly.db'}", batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(n_evaluations=4, asynchronous=True)
+    assert {t.state for t in study.storage.get_trials(study.record.id)} == {TrialState.RUNNING}
+    study.close()
+    from paretoforge.search.storage import get_storage
+
+    store = get_storage(f"sqlite:///{tmp_path / 'fly.db'}")
+    assert {t.state for t in store.get_trials(store.get_study("fly").id)} == {TrialState.INTERRUPTED}

@@ -1156,3 +1156,40 @@ def test_features_on_a_large_scale_are_pointed_out(caplog: pytest.LogCaptureFixt
     with caplog.at_level("WARNING"):
         opt._x([space.sample(np.random.default_rng(0)) for _ in range(3)])
     assert "'features' gives values up to" in caplog.text and "give standardised values" in caplog.text
+
+
+def test_guided_learns_where_a_metric_constraint_is_broken() -> None:
+    """Nothing modelled a study's metric constraints: after the initial design every guided
+    proposal broke them (ZDT1 with a metric c = x1 >= 0.3, where the unconstrained front has
+    x1 = 0), and the feasible front was worse than random search's."""
+    from paretoforge.search.objectives import MetricConstraint
+
+    problem = get_problem("zdt1", n_var=4)
+
+    def fn(c: dict) -> dict[str, float]:
+        x = np.array([c[f"x{i}"] for i in range(4)])
+        f1 = float(x[0])
+        g = 1.0 + 9.0 * float(x[1:].mean())
+        return {"f1": f1, "f2": g * (1.0 - np.sqrt(f1 / g)), "c": float(x[1])}
+
+    study = Study("mc", problem.space, FunctionEvaluator(fn), ["f1", "f2"], optimizer="guided",
+                  optimizer_settings={"n_initial": 10}, seed=0,
+                  constraints=[MetricConstraint("c_min", "c", lower=0.3)])
+    study.optimize(n_evaluations=30)
+    late = sorted(study.trials, key=lambda t: t.number)[10:]
+    broken = [t for t in late if t.metrics["c"] < 0.3]
+    assert len(broken) < 0.3 * len(late)  # every one of them before
+
+
+def test_the_evolved_pool_keeps_to_constraints_that_repair_does_not_meet() -> None:
+    """With ``features`` (the evolved pool), proposals broke a FunctionConstraint without repair."""
+    from paretoforge.spaces.constraints import FunctionConstraint
+
+    space = Space([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)],
+                  constraints=[FunctionConstraint("disk", lambda c: (c["x"] - 0.5) ** 2 + (c["y"] - 0.5) ** 2 - 0.1)])
+    ev = FunctionEvaluator(lambda c: {"f1": c["x"], "f2": 1.0 - c["x"] + c["y"]})
+    study = Study("disk", space, ev, ["f1", "f2"], optimizer="guided", seed=0,
+                  optimizer_settings={"n_initial": 6, "features": lambda cs: np.array([[c["x"] - c["y"]] for c in cs])})
+    study.optimize(n_evaluations=16)
+    guided = sorted(study.trials, key=lambda t: t.number)[6:]
+    assert all(space.is_feasible(t.config) for t in guided)

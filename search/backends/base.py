@@ -79,8 +79,8 @@ class Backend(ABC):
         self._ready = []
         return ready
 
-    def close(self) -> None:
-        """Stop workers."""
+    def close(self, now: bool = False) -> None:
+        """Stop workers: after their running evaluations, or (``now``, e.g. on an interrupt) at once."""
 
     def __enter__(self) -> Backend:
         return self

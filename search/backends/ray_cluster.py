@@ -322,8 +322,8 @@ class RayBackend(Backend):
         self._outstanding.clear()
         self._evaluator = None
 
-    def close(self) -> None:
-        self._stop_actors()
+    def close(self, now: bool = False) -> None:
+        self._stop_actors()  # actors are killed: running evaluations end either way
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
             self._started = False

@@ -62,6 +62,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from ...predictors.base import Predictor, kendall_tau
 from ...spaces.space import Config
@@ -235,8 +236,12 @@ class PredictorGuided(Optimizer):
     ``warp_shifts`` (extra shifted-log warpings ``log(y - min + s * range)`` that ``"auto"`` may
     pick, default ``s`` = 0.3, 0.1, 0.03; ``()`` leaves identity and log); ``ehvi`` (``"mc"``,
     ``"exact"``: the closed form for one to three objectives, Monte Carlo beyond, or ``"auto"``:
-    exact for three, Monte Carlo otherwise); ``failure_aversion`` and ``duplicate_aversion``
-    (exponents of the discounts); ``initial_design`` (``"random"``, ``"maximin"``, ``"centred"``:
+    exact for three, Monte Carlo otherwise); ``failure_aversion``, ``duplicate_aversion`` and
+    ``constraint_aversion`` (exponents of the discounts: by the estimated probabilities that a
+    candidate fails or repeats an earlier result, and by its probability to meet each constraint
+    that some result broke, a study's metric bound or a space constraint that repair does not meet,
+    from a GP of that constraint's value, as in constrained expected improvement);
+    ``initial_design`` (``"random"``, ``"maximin"``, ``"centred"``:
     every second random configuration of the initial design drawn around one random centre as a
     centred pool row is, or ``"auto"``, the default: centred where ``centred_rows="auto"`` centres,
     random elsewhere);
@@ -298,7 +303,8 @@ class PredictorGuided(Optimizer):
                  feature_objectives: Sequence[str] | None = None, equivalents: int = 6,
                  equivalent_rows: int = 300, refine: int = 1, refine_top: int = 8, refine_children: int = 8,
                  observation_noise: bool | str = "auto", centred_rows: float | str = "auto", trust_region: float = 0.0,
-                 acquisition: str = "ehvi", batch_conditioning: bool = True, **kwargs) -> None:
+                 acquisition: str = "ehvi", batch_conditioning: bool = True, constraint_aversion: float = 1.0,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if log_transform not in (True, False, "auto"):
             raise ValueError(f"guided: 'log_transform' must be true, false or 'auto', got {log_transform!r}")
@@ -380,6 +386,7 @@ class PredictorGuided(Optimizer):
             raise ValueError(f"guided: 'batch_conditioning' must be true or false, got {batch_conditioning!r}")
         self.batch_conditioning = batch_conditioning
         self.duplicate_aversion = _number("duplicate_aversion", duplicate_aversion, 0.0)
+        self.constraint_aversion = _number("constraint_aversion", constraint_aversion, 0.0)
         if initial_design not in ("random", "maximin", "centred", "auto"):
             raise ValueError(f"guided: 'initial_design' must be 'random', 'maximin', 'centred' or 'auto', "
                              f"got {initial_design!r}")
@@ -457,6 +464,7 @@ class PredictorGuided(Optimizer):
         self._log_choice: dict[int, tuple[int, str | float]] = {}  # objective -> (n at decision, warp)
         self._fail_model: Predictor | None = None
         self._dup_model: Predictor | None = None
+        self._constraint_models: list[Predictor] = []
         self._outcomes: set[tuple[float, ...]] = set()  # every successful full-fidelity result
         self._duplicates: set[str] = set()  # keys whose result repeated an earlier one exactly
         self._enc_cache: dict[str, np.ndarray] = {}
@@ -723,6 +731,16 @@ class PredictorGuided(Optimizer):
         if self._duplicates and self.duplicate_aversion > 0:
             yd = np.array([1.0 if o.key in self._duplicates else 0.0 for o in obs])
             self._dup_model = self._indicator_gp(X, yd)
+        # constraints that some result broke (a study's metric bound, a space constraint that repair does
+        # not meet): a GP of each one's value, for the probability that a candidate meets it
+        self._constraint_models = []
+        if self.constraint_aversion > 0:
+            from ...predictors.gp import GaussianProcess
+
+            broken = sorted({k for o in obs for k, v in o.constraints.items() if v > 0})
+            for name in broken:
+                yc = np.array([o.constraints.get(name, 0.0) for o in obs], dtype=float)
+                self._constraint_models.append(GaussianProcess(seed=self.seed).fit(X, yc))
         self._fail_model = None
         if self._n_failed:
             failed = [k for k in self._failed_cfg if k not in self._high]
@@ -847,7 +865,9 @@ class PredictorGuided(Optimizer):
 
         def add(c: Config) -> None:
             k = self.space.key(c)
-            if k not in self._seen_high and k not in cands:
+            # a constraint that repair does not meet (a FunctionConstraint without repair): such
+            # candidates are left out, as the unit-cube pool leaves them out
+            if k not in self._seen_high and k not in cands and (not self.space.constraints or self.space.is_feasible(c)):
                 cands[k] = c
 
         for p in parents[:10]:
@@ -1052,8 +1072,13 @@ class PredictorGuided(Optimizer):
         mean = self._mixture_mean(sets)
         cand = self._screened(len(configs), sets, front, ref, weights)
         p_ok = np.ones(len(cand))
-        Xc = self._encode(X[cand]) if self._fail_model is not None or self._dup_model is not None else None
-        for model, aversion in ((self._fail_model, self.failure_aversion), (self._dup_model, self.duplicate_aversion)):
+        discounts = ((self._fail_model, self.failure_aversion), (self._dup_model, self.duplicate_aversion))
+        Xc = self._encode(X[cand]) if self._constraint_models or any(m is not None for m, _ in discounts) else None
+        for model in self._constraint_models:  # the probability to meet each constraint (as constrained EI)
+            mu, sd = model.predict(Xc)
+            sd = np.sqrt(sd ** 2 + model.noise_std() ** 2)  # of the value a result will show
+            p_ok = p_ok * norm.cdf(-mu / np.maximum(sd, 1e-12)) ** self.constraint_aversion
+        for model, aversion in discounts:
             if model is not None:
                 p_ok = p_ok * (1.0 - np.clip(model.predict(Xc)[0], 0.0, 1.0)) ** aversion
         out: list[Config] = []
@@ -1170,7 +1195,8 @@ class PredictorGuided(Optimizer):
                     v = np.clip(u + move * rng.normal(0.0, step, len(u)), 0.0, 1.0)
                     c = self.space.from_unit(v, rng)
                     key = self.space.key(c)
-                    if key not in self._seen_high and key not in keys:
+                    if key not in self._seen_high and key not in keys and (
+                            not self.space.constraints or self.space.is_feasible(c)):
                         keys.add(key)
                         kids.append(c)
                         units.append(v)
