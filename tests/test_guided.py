@@ -1193,3 +1193,13 @@ def test_the_evolved_pool_keeps_to_constraints_that_repair_does_not_meet() -> No
     study.optimize(n_evaluations=16)
     guided = sorted(study.trials, key=lambda t: t.number)[6:]
     assert all(space.is_feasible(t.config) for t in guided)
+
+
+def test_an_initial_configuration_that_no_repair_can_fix_is_said_to_be_evaluated_as_given(caplog) -> None:
+    from paretoforge.spaces.constraints import FunctionConstraint
+
+    space = Space([Real("x", 0.0, 1.0), Real("y", 0.0, 1.0)],
+                  constraints=[FunctionConstraint("disk", lambda c: (c["x"] - 0.5) ** 2 + (c["y"] - 0.5) ** 2 - 0.1)])
+    with caplog.at_level("WARNING"):
+        create_optimizer("guided", space, ["f1", "f2"], initial=[{"x": 0.0, "y": 0.0}])
+    assert "has no repair; it is evaluated as given and counts as infeasible" in caplog.text

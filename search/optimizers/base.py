@@ -55,8 +55,13 @@ def checked_initial(space: Space, configs: Sequence[Any], who: str) -> list[Conf
             raise ValueError(f"{who}: 'initial' configuration {i}: {exc}") from None
         if space.constraints and not space.is_feasible(valid):
             fixed = space.validate(space.repair(valid))
-            log.warning("%s: 'initial' configuration %d breaks a constraint of space '%s' %s; it is evaluated as "
-                        "repaired: %s", who, i, space.name, space.constraint_values(valid), fixed)
+            if space.key(fixed) == space.key(valid):  # a constraint without repair: evaluated as given, infeasible
+                log.warning("%s: 'initial' configuration %d breaks a constraint of space '%s' %s that has no repair; "
+                            "it is evaluated as given and counts as infeasible", who, i, space.name,
+                            space.constraint_values(valid))
+            else:
+                log.warning("%s: 'initial' configuration %d breaks a constraint of space '%s' %s; it is evaluated "
+                            "as repaired: %s", who, i, space.name, space.constraint_values(valid), fixed)
             valid = fixed
         out.append(valid)
     return out

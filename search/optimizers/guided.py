@@ -227,7 +227,8 @@ def _make_predictor(name: str | Predictor, settings: dict[str, Any], seed: int) 
 class PredictorGuided(Optimizer):
     """Predictor-guided search. Settings: ``predictor`` (registered name, default ``"gp"``, or a
     :class:`Predictor` instance used as a template: each objective's model is a copy of it) and
-    ``predictor_settings`` (for the GP on a space with a continuous variable, ``ard`` defaults to
+    ``predictor_settings`` (for the GP on a space with a float parameter: a real, a vector, or a
+    subset, whose items' scores are floats, ``ard`` defaults to
     ``"auto"``: per-input relevances (each variable, sequence position or vector entry) where they
     raise the evidence by more than the BIC penalty); ``n_initial`` random full-fidelity evaluations; ``enumerate_limit``
     (score every unseen configuration of a space at most this large); ``pool_size`` candidates
