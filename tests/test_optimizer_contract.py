@@ -345,6 +345,7 @@ def test_bad_optimizer_settings_name_the_optimizer() -> None:
         create_optimizer("pymoo", mixed_space(), OBJECTIVES, algorithm="NoSuchAlgorithm")
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_an_optuna_grid_that_is_used_up_ends_the_study_not_the_run() -> None:
     """BruteForceSampler and GridSampler call study.stop() when their grid is used up, which Optuna
     allows only inside its own optimize(): the run ended in a RuntimeError."""
