@@ -335,15 +335,23 @@ def test_an_interrupted_asynchronous_run_does_not_break_the_next_one(ray_backend
     assert len(study.completed_trials()) == 6
 
 
-def test_an_evaluator_the_actors_cannot_import_is_an_error_before_anything_runs(tmp_path, ray_backend) -> None:
+def _module_only_here(folder, name: str) -> None:
+    """A module ``name`` in ``folder`` (put on this process's path only) with an evaluator class
+    ``OnlyHere``: workers that do not share the path cannot import it."""
     import sys
 
-    (tmp_path / "only_here.py").write_text(
+    (folder / f"{name}.py").write_text(
         "from paretoforge.evaluators import EvalResult, Evaluator\n\n"
         "class OnlyHere(Evaluator):\n"
         "    def evaluate(self, configs, fidelity=1.0):\n"
         "        return [EvalResult({'x': 1.0}) for _ in configs]\n")
-    sys.path.insert(0, str(tmp_path))
+    sys.path.insert(0, str(folder))
+
+
+def test_an_evaluator_the_actors_cannot_import_is_an_error_before_anything_runs(tmp_path, ray_backend) -> None:
+    import sys
+
+    _module_only_here(tmp_path, "only_here")
     try:
         import only_here
 
@@ -465,12 +473,7 @@ def test_pool_devices_as_text_and_an_evaluator_its_workers_cannot_build(tmp_path
     # a class the spawned workers cannot import: an error when the study starts, not a failure per evaluation
     import sys
 
-    (tmp_path / "pool_only_here.py").write_text(
-        "from paretoforge.evaluators import EvalResult, Evaluator\n\n"
-        "class OnlyHere(Evaluator):\n"
-        "    def evaluate(self, configs, fidelity=1.0):\n"
-        "        return [EvalResult({'x': 1.0}) for _ in configs]\n")
-    sys.path.insert(0, str(tmp_path))
+    _module_only_here(tmp_path, "pool_only_here")
     backend = ProcessPoolBackend(workers=1)
     try:
         import shutil
