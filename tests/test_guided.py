@@ -53,6 +53,19 @@ def test_hv_improvement_is_exact() -> None:
         np.testing.assert_allclose(hv_improvement(p1, f1, r1), exp1, atol=1e-12)
 
 
+def test_four_objective_improvement_is_exact() -> None:
+    """Four objectives: one exact hypervolume per point that can improve (those outside the
+    reference box or weakly dominated are screened at once, front points beyond it dropped)."""
+    rng = np.random.default_rng(3)
+    front = rng.random((25, 4)) * 1.3  # some beyond the reference point
+    ref = np.full(4, 1.2)
+    P = np.vstack([rng.random((200, 4)) * 1.3, front[:3], front[:2] + 0.05])  # repeats and dominated points too
+    base = hypervolume(front, ref)
+    expect = [hypervolume(np.vstack([front, p]), ref) - base if np.all(p < ref) else 0.0 for p in P]
+    np.testing.assert_allclose(hv_improvement(P, front, ref), expect, atol=1e-12)
+    assert np.all(hv_improvement(front[:3], front, ref) == 0.0)
+
+
 def test_three_objective_improvement_equals_moocore() -> None:
     """The vectorised 3-objective improvement (boxes of the dominated region) equals adding
     each point to the front in moocore's exact hypervolume: random fronts, ties, dominated

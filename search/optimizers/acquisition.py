@@ -129,11 +129,21 @@ def hv_improvement(P: np.ndarray, front: np.ndarray, ref: np.ndarray, chunk: int
             gain[s:s + step] -= side.prod(-1).sum(1)
         out[live] = np.clip(gain, 0.0, None)
         return out
+    # four or more objectives: one exact hypervolume per point that can improve the front; the points
+    # that cannot (outside the reference box, or weakly dominated by the front) are found at once
+    front = front[np.all(front < ref, axis=1)]  # what the hypervolume keeps of it anyway
     base = hypervolume(front, ref) if len(front) else 0.0
     out = np.zeros(len(P))
-    for i, p in enumerate(P):
-        if np.all(p < ref) and not (len(front) and np.any(np.all(front <= p, axis=1))):
-            out[i] = hypervolume(np.vstack([front, p]), ref) - base
+    live = np.flatnonzero(np.all(P < ref, axis=1))
+    if len(front) and len(live):
+        step = max(1, chunk // max(len(ref) * len(front), 1))
+        hit = np.concatenate([(P[live[s:s + step], None, :] >= front[None]).all(-1).any(1)
+                              for s in range(0, len(live), step)])
+        live = live[~hit]
+    rows = np.vstack([front, np.zeros((1, len(ref)))])
+    for i in live:
+        rows[-1] = P[i]
+        out[i] = hypervolume(rows, ref) - base
     return out
 
 
