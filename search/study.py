@@ -75,6 +75,31 @@ def _objectives(study: str, objectives: Any) -> list[Objective]:
     return out
 
 
+def _with_defaults(described: Any) -> Any:
+    """An optimizer's description ``{name, **settings}`` with every setting it leaves out at its
+    default, so that spelling a default out compares equal (as JSON; the description as it is
+    when the optimizer is not a registered one)."""
+    if not isinstance(described, dict) or not isinstance(described.get("name"), str):
+        return described
+    import inspect
+
+    from .optimizers import OPTIMIZERS
+
+    try:
+        cls = OPTIMIZERS.get(described["name"])
+    except (KeyError, ValueError):
+        return described
+    defaults: dict[str, Any] = {}
+    for c in cls.__mro__:  # the most derived class's default first
+        init = c.__dict__.get("__init__")
+        if init is None or c is object:
+            continue
+        for key, p in inspect.signature(init).parameters.items():
+            if p.default is not inspect.Parameter.empty and key not in ("seed", "constraint_names"):
+                defaults.setdefault(key, p.default)
+    return json.loads(json.dumps({**defaults, **described}, default=_json_default))
+
+
 def _describe(settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` as JSON for the stored study description: a value JSON cannot hold (a
     predictor object, a feature function) is described by its type, so that it is stable
@@ -234,7 +259,8 @@ class Study:
         budget, the timeout, the backend and the output may change. Keys a store written by an
         older version lacks are not compared."""
         now = json.loads(json.dumps(self.spec, default=_json_default))
-        changed = [k for k in self.RESUME_KEYS if k in stored and k in now and stored[k] != now[k]]
+        changed = [k for k in self.RESUME_KEYS if k in stored and k in now and stored[k] != now[k]
+                   and not (k == "optimizer" and _with_defaults(stored[k]) == _with_defaults(now[k]))]
         if changed:
             detail = "; ".join(f"'{k}' stored {stored[k]!r}, now {now[k]!r}" for k in changed)
             where = f"{self.spec['source']}: " if self.spec.get("source") else ""

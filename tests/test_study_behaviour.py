@@ -166,3 +166,33 @@ def test_a_study_that_stopped_before_its_first_evaluation_takes_the_next_runs_de
                   resume=True)
     again.optimize(n_evaluations=8)
     assert len(again.trials) == 8 and again.record.spec["optimizer"]["name"] == "nsga2"
+
+
+def test_resuming_with_a_default_spelled_out_is_the_same_search(tmp_path) -> None:
+    """Adding a setting at its default value (population_size of NSGA-II) was refused as a
+    different search; another value still is."""
+    import inspect
+
+    import pytest
+
+    from paretoforge.search.optimizers.nsga2 import NSGA2
+    from paretoforge.search.problems import get_problem
+    from paretoforge.spaces.variables import ConfigError
+
+    default = inspect.signature(NSGA2.__init__).parameters["population_size"].default
+    problem = get_problem("zdt1", n_var=3)
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+
+    def study(**settings):
+        return Study("d", problem.space, problem.evaluator(), problem.objectives, optimizer="nsga2",
+                     optimizer_settings=settings, seed=0, storage=url, resume=True)
+
+    first = study()
+    first.optimize(n_evaluations=4)
+    first.close()
+    again = study(population_size=default)
+    again.optimize(n_evaluations=6)
+    assert len(again.trials) == 6
+    again.close()
+    with pytest.raises(ConfigError, match="cannot resume under a different search"):
+        study(population_size=default + 2)
