@@ -271,7 +271,8 @@ class PredictorGuided(Optimizer):
     centre per row (normal, sd 0.15), so that sums over many coordinates (e.g. average bits over
     layers) reach their extremes, which independent uniform coordinates almost never do;
     ``trust_region`` (default 0: off; a side such as 0.8 turns it on): on a unit-cube pool, every
-    candidate lies in a box of that side around one of the best results (TuRBO's trust region,
+    candidate is drawn in a box of that side around one of the best results (a constraint's repair
+    may move a drawn row out of its box; TuRBO's trust region,
     :class:`~.trust_region.TrustRegion`: the side doubles after 3 proposals in a row that improve
     the front, halves after ``max(4, ceil(d / 4))`` in a row that do not, and starts again from the
     initial side when under 0.5**7; a round whose boxes hold no unseen configuration, as when they
