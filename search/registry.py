@@ -13,7 +13,7 @@ import inspect
 from importlib.metadata import entry_points
 from typing import Any
 
-__all__ = ["Registry", "UnknownNameError", "keyword_names"]
+__all__ = ["Registry", "UnknownNameError", "keyword_defaults", "keyword_names"]
 
 
 def keyword_names(cls: type, past_var_keywords: bool = False) -> set[str] | None:
@@ -35,6 +35,24 @@ def keyword_names(cls: type, past_var_keywords: bool = False) -> set[str] | None
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             return names
     return names if past_var_keywords else None
+
+
+def keyword_defaults(cls: type) -> dict[str, Any]:
+    """The default of every keyword argument ``cls(...)`` takes, over the ``__init__`` methods of
+    its class hierarchy (the most derived class's default where several give one)."""
+    defaults: dict[str, Any] = {}
+    for c in cls.__mro__:
+        init = c.__dict__.get("__init__")
+        if init is None or c is object:
+            continue
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            continue
+        for key, p in params.items():
+            if p.default is not p.empty:
+                defaults.setdefault(key, p.default)
+    return defaults
 
 
 class UnknownNameError(KeyError, ValueError):

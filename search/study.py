@@ -81,22 +81,14 @@ def _with_defaults(described: Any) -> Any:
     when the optimizer is not a registered one)."""
     if not isinstance(described, dict) or not isinstance(described.get("name"), str):
         return described
-    import inspect
-
     from .optimizers import OPTIMIZERS
+    from .registry import keyword_defaults
 
     try:
         cls = OPTIMIZERS.get(described["name"])
     except (KeyError, ValueError):
         return described
-    defaults: dict[str, Any] = {}
-    for c in cls.__mro__:  # the most derived class's default first
-        init = c.__dict__.get("__init__")
-        if init is None or c is object:
-            continue
-        for key, p in inspect.signature(init).parameters.items():
-            if p.default is not inspect.Parameter.empty and key not in ("seed", "constraint_names"):
-                defaults.setdefault(key, p.default)
+    defaults = {k: v for k, v in keyword_defaults(cls).items() if k not in ("seed", "constraint_names")}
     return json.loads(json.dumps({**defaults, **described}, default=_json_default))
 
 

@@ -431,8 +431,7 @@ class PredictorGuided(Optimizer):
         self._high: dict[str, Observation] = {}  # successful full-fidelity results by key
         self._low: dict[str, Observation] = {}
         self._n_high_told = 0
-        self._n_low_told = 0
-        self._low_told: set[str] = set()  # keys of the low-fidelity results told
+        self._low_told: set[str] = set()  # keys of the low-fidelity results told (each counts once)
         self._n_failed = 0
         self._failed_cfg: dict[str, Config] = {}
         self._n_low_proposed = 0
@@ -520,7 +519,7 @@ class PredictorGuided(Optimizer):
             out.append(Suggestion(cfg, self.low_fidelity))
         if len(out) >= n:
             return out
-        if self.low_fidelity is not None and self._n_low_told < self.n_low:
+        if self.low_fidelity is not None and len(self._low_told) < self.n_low:
             return out  # wait for the low-fidelity screen before promoting
         if self._exhausted():
             return out
@@ -669,9 +668,9 @@ class PredictorGuided(Optimizer):
         return np.stack(rows) if rows else np.zeros((0, self.space.width))
 
     def _fit(self) -> None:
-        if self._fitted_on == self._n_high_told + self._n_low_told:
+        if self._fitted_on == self._n_high_told + len(self._low_told):
             return
-        self._fitted_on = self._n_high_told + self._n_low_told
+        self._fitted_on = self._n_high_told + len(self._low_told)
         self.round += 1
         obs = list(self._high.values())
         X0 = self._encoded(obs)
@@ -1258,11 +1257,9 @@ class PredictorGuided(Optimizer):
         for o in observations:
             if self.low_fidelity is not None and o.fidelity == self.low_fidelity:
                 self._seen_low.add(o.key)
-                if o.key not in self._low_told:  # a result told again (e.g. on resume) counts once
-                    self._low_told.add(o.key)
-                    self._n_low_told += 1
+                self._low_told.add(o.key)  # a result told again (e.g. on resume) counts once
                 # results told without being asked (an asynchronous resume) count as proposed
-                self._n_low_proposed = max(self._n_low_proposed, self._n_low_told)
+                self._n_low_proposed = max(self._n_low_proposed, len(self._low_told))
                 if o.ok:
                     self._low[o.key] = o
                 continue
@@ -1302,7 +1299,7 @@ class PredictorGuided(Optimizer):
     def state(self) -> dict[str, Any]:
         tau = self.kendall_tau()
         return {"name": self.name, "round": self.round, "real_evals": self._n_high_told,
-                "low_fidelity_evals": self._n_low_told, "failed": self._n_failed,
+                "low_fidelity_evals": len(self._low_told), "failed": self._n_failed,
                 "duplicates": len(self._duplicates),
                 "kendall_tau": [None if math.isnan(t) else round(t, 3) for t in tau],
                 "log_space": [w if isinstance(w, str) else f"log(y - min + {w:g} range)" for w in self._logs],

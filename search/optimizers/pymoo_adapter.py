@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...spaces.space import Config
-from ..registry import keyword_names
+from ..registry import keyword_defaults, keyword_names
 from ..trial import Observation
 from .base import Optimizer
 
@@ -116,13 +116,7 @@ class PymooOptimizer(Optimizer):
         if unknown:
             raise ValueError(f"pymoo's {name} has no argument(s) {unknown} in 'algorithm_kwargs'; "
                              f"allowed: {sorted(allowed)}")
-        import inspect
-
-        defaults: dict[str, Any] = {}
-        for c in cls.__mro__:  # the most derived class's default first
-            if "__init__" in c.__dict__ and c is not object:
-                for k, v in inspect.signature(c.__dict__["__init__"]).parameters.items():
-                    defaults.setdefault(k, v.default)
+        defaults = keyword_defaults(cls)
         for key, value in kwargs.items():  # a number given as text (YAML "6") failed at the first proposal
             default = defaults.get(key)
             if isinstance(default, (int, float)) and not isinstance(default, bool) and (
