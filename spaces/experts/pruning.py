@@ -71,6 +71,14 @@ def _refuse_own_model(space: Any, target: nn.Module) -> None:
                           "from; call apply(config) for a pruned copy, or apply to copy.deepcopy(model)")
 
 
+def _params_per_expert(block: nn.Module) -> float:
+    """Parameters one expert of ``block`` holds: its share of the experts, plus its router row on a
+    Hugging Face block (which drops the rows of the experts it prunes or merges away; paretoforge's
+    MoEBlock keeps its router and remaps)."""
+    router_row = 0 if hasattr(block, "route_map") else block.gate.weight.shape[1]
+    return _params(block.experts) / n_experts(block) + router_row
+
+
 def _params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -85,14 +93,8 @@ class ExpertPruningSpace(Space):
         if not self.block_names:
             raise ConfigError(f"space '{name}': the model has no sparse MoE blocks (router/gate + experts)")
         self.n_experts = [n_experts(model.get_submodule(b)) for b in self.block_names]
-        per_expert = []
-        for b in self.block_names:
-            blk = model.get_submodule(b)
-            # Hugging Face blocks also drop the router row of a pruned expert; MoEBlock keeps its router
-            router_row = 0 if hasattr(blk, "route_map") else blk.gate.weight.shape[1]
-            per_expert.append(_params(blk.experts) / n_experts(blk) + router_row)
-        self.params_per_expert = per_expert
-        self.base_params = _params(model) - sum(p * e for p, e in zip(per_expert, self.n_experts))
+        self.params_per_expert = [_params_per_expert(model.get_submodule(b)) for b in self.block_names]
+        self.base_params = _params(model) - sum(p * e for p, e in zip(self.params_per_expert, self.n_experts))
         variables = []
         for li, E in enumerate(self.n_experts):
             if keep is not None:
@@ -142,9 +144,7 @@ class ExpertMergeSpace(Space):
             variables.append(RealVector(f"merge_{li}", self.keep * E, 0.0, high))
             if self.remaps[li]:
                 variables.append(RealVector(f"route_{li}", self.keep * E, 0.0, high))
-        per_expert = [_params(model.get_submodule(b).experts) / E
-                      + (0 if remap else model.get_submodule(b).gate.weight.shape[1])
-                      for b, E, remap in zip(self.block_names, self.n_experts, self.remaps)]
+        per_expert = [_params_per_expert(model.get_submodule(b)) for b in self.block_names]
         base = _params(model) - sum(p * E for p, E in zip(per_expert, self.n_experts))
         fixed = float(base + sum(p * self.keep for p in per_expert))
         costs = {"experts_kept": lambda c: float(self.keep * len(self.block_names)), "params": lambda c: fixed}
